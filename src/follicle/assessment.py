@@ -1,0 +1,213 @@
+"""The answer: `Assessment`, and its JSON form `follicle-assessment/1` (`to_dict()`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from .case import Case
+from .engine.b12 import B12Result
+from .engine.differential import Differential
+from .engine.nexttests import NextTest
+from .features import Features
+from .kb.loader import KnowledgeBase
+from .kb.schema import RuleDef
+
+__all__ = ["Assessment", "Ranked"]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    id: str
+    probability: float
+    name: str
+
+
+def _round(p: float) -> float:
+    return round(p, 6)
+
+
+@dataclass
+class Assessment:
+    """An explained assessment of one case. Build it with `follicle.assess(case)`."""
+
+    case: Case
+    kb: KnowledgeBase
+    features: Features
+    b12: B12Result
+    diff: Differential
+    triage: str
+    red_flags: list[RuleDef]
+    rules: list[RuleDef]
+    next_tests: list[NextTest]
+    _extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def hair_loss_types(self) -> list[Ranked]:
+        names = {t.id: t.name for t in self.kb.types}
+        pairs = sorted(zip(self.diff.type_ids, self.diff.type_probs, strict=True),
+                       key=lambda x: -x[1])
+        return [Ranked(t, p, names[t]) for t, p in pairs]
+
+    @cached_property
+    def contributing_causes(self) -> list[Ranked]:
+        names = {c.id: c.name for c in self.kb.causes}
+        order = {c.id: i for i, c in enumerate(self.kb.causes)}
+        states = sorted(self.diff.causes.values(),
+                        key=lambda s: (-s.probability, order[s.id]))
+        return [Ranked(s.id, s.probability, names[s.id]) for s in states]
+
+    @property
+    def red_flag_reasons(self) -> list[str]:
+        return [r.reason for r in self.red_flags]
+
+    # --- explanations ---------------------------------------------------------------------
+
+    def _type_moves(self, type_id: str) -> list[dict[str, Any]]:
+        """Each finding's effect on one type: probability with and without it."""
+        i = self.diff.type_ids.index(type_id)
+        scores = self.diff.type_scores
+        p = self.diff.type_probs[i]
+        out = []
+        for cf in self.diff.findings:
+            tl = cf.type_log
+            if not any(tl):
+                continue
+            alt = [s - t for s, t in zip(scores, tl, strict=True)]
+            top = max(alt)
+            exps = [math.exp(a - top) for a in alt]
+            without = exps[i] / sum(exps)
+            delta = p - without
+            if abs(delta) < 0.005:
+                continue
+            out.append({
+                "finding": cf.id, "text": cf.text,
+                "likelihood_ratio": round(math.exp(tl[i]), 3),
+                "change": round(delta, 4),
+                "direction": "raised" if delta > 0 else "lowered",
+                "ref": cf.type_refs.get(type_id, cf.ref), "evidence": cf.evidence,
+                "article": cf.article,
+            })
+        out.sort(key=lambda m: -abs(m["change"]))
+        return out
+
+    def _cause_moves(self, cause_id: str) -> list[dict[str, Any]]:
+        st = self.diff.causes[cause_id]
+        out = []
+        if cause_id == "b12_deficiency":
+            return self._b12_moves()
+        for source, text, ll, ref, evidence in st.moves:
+            out.append({"finding": source, "text": text,
+                        "likelihood_ratio": round(math.exp(ll), 3),
+                        "direction": "raised" if ll > 0 else "lowered",
+                        "ref": ref, "evidence": evidence})
+        out.sort(key=lambda m: -abs(math.log(m["likelihood_ratio"])))
+        return out
+
+    def _b12_moves(self) -> list[dict[str, Any]]:
+        out = []
+        for c in self.b12.contributions:
+            item: dict[str, Any] = {"finding": c.source, "text": c.text, "kind": c.kind,
+                                    "ref": c.ref, "evidence": c.evidence}
+            if c.kind == "baseline":
+                item["probability"] = round(c.factor, 4)
+            else:
+                item["odds_ratio"] = round(c.factor, 3)
+                item["direction"] = "raised" if c.factor > 1 else "lowered"
+            out.append(item)
+        return out
+
+    @cached_property
+    def explanations(self) -> dict[str, Any]:
+        types = {t.id: self._type_moves(t.id) for t in self.hair_loss_types[:3]}
+        causes = {c.id: self._cause_moves(c.id) for c in self.contributing_causes[:5]}
+        return {"b12": self._b12_moves(), "types": types, "causes": causes}
+
+    # --- JSON --------------------------------------------------------------------------------
+
+    def references_used(self) -> list[str]:
+        refs: list[str] = []
+        ex = self.explanations
+        for item in ex["b12"]:
+            refs.append(item["ref"])
+        for moves in (*ex["types"].values(), *ex["causes"].values()):
+            refs += [m["ref"] for m in moves]
+        for r in (*self.red_flags, *self.rules):
+            refs.append(r.ref)
+        if self.b12.decided_by is not None:
+            refs.append(self.b12.decided_by.ref)
+        refs += [i.ref for i in self.b12.interpretations]
+        return list(dict.fromkeys(refs))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `follicle-assessment/1` document (required fields plus explanations)."""
+        kb = self.kb
+        b = self.b12
+        decided = b.decided_by
+        labs = []
+        for lab in self.case.labs:
+            d = kb.labs[lab.test].definition
+            labs.append({
+                "test": lab.test, "value": lab.value, "unit": lab.unit,
+                "canonical_value": round(self.features.labs.get(lab.test, 0.0)
+                                         if False else lab.value * kb.labs[lab.test].factors[
+                                             _ukey(lab.unit)], 6),
+                "canonical_unit": d.canonical,
+                "loinc": d.loinc[0].code or None,
+            })
+        refs = []
+        for rid in self.references_used():
+            r = kb.references[rid]
+            refs.append({"id": rid, "citation": r.citation, "pmid": r.pmid, "doi": r.doi,
+                         "url": r.url, "verified": r.verified})
+        return {
+            "format": "follicle-assessment/1",
+            "id": self.case.id,
+            "kb_version": kb.version,
+            "hair_complaint": self.features.hair,
+            "hair_loss_types": [{"id": t.id, "probability": _round(t.probability),
+                                 "name": t.name} for t in self.hair_loss_types],
+            "contributing_causes": [{"id": c.id, "probability": _round(c.probability),
+                                     "name": c.name} for c in self.contributing_causes],
+            "b12": {
+                "status": b.status,
+                "probability": _round(b.probability),
+                "pretest_probability": _round(b.pretest),
+                "guideline": None if decided is None else {
+                    "id": decided.guideline, "label": decided.label, "test": decided.test,
+                    "ref": decided.ref},
+                "interpretations": [
+                    {"test": i.test, "guideline": i.guideline, "label": i.label,
+                     "status": i.status, "primary": i.primary, "ref": i.ref}
+                    for i in b.interpretations],
+                "notes": b.notes,
+            },
+            "triage": self.triage,
+            "red_flags": self.red_flag_reasons,
+            "red_flag_details": [_rule(r) for r in self.red_flags],
+            "triage_reasons": [_rule(r) for r in self.rules],
+            "next_tests": [t.test for t in self.next_tests],
+            "next_test_details": [
+                {"test": t.test, "name": kb.labs[t.test].definition.name,
+                 "value_bits": round(t.value, 4),
+                 "informs": [{"target": g, "bits": round(v, 4)} for g, v in t.targets],
+                 "notes": list(t.notes)} for t in self.next_tests],
+            "explanations": self.explanations,
+            "labs": labs,
+            "not_used": [f"medication {m!r} is not in the knowledge base, so it was not "
+                         "taken into account" for m in self.features.unknown_medications],
+            "references": refs,
+        }
+
+
+def _ukey(unit: str) -> str:
+    from .kb.loader import unit_key
+
+    return unit_key(unit)
+
+
+def _rule(r: RuleDef) -> dict[str, Any]:
+    return {"id": r.id, "level": r.level, "reason": r.reason, "action": r.action,
+            "ref": r.ref, "article": r.article}

@@ -1,0 +1,1 @@
+"""The reasoning engine: pure functions from a validated case to an explained assessment."""

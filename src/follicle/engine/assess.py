@@ -1,0 +1,49 @@
+"""`assess`: a validated case in, an explained `Assessment` out. Pure; no I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..assessment import Assessment
+from ..case import Case, parse_case
+from ..features import extract
+from ..kb.loader import KnowledgeBase, load_kb
+from .b12 import assess_b12
+from .differential import differential
+from .nexttests import rank_tests
+from .predicates import Context
+from .triage import triage
+
+__all__ = ["assess"]
+
+
+def assess(case: Case | dict[str, Any], *, kb: KnowledgeBase | None = None) -> Assessment:
+    """Assess a case (a `Case` or a `follicle-case/1` mapping).
+
+    Example:
+        >>> a = assess({"format": "follicle-case/1", "age": 35, "sex": "male",
+        ...             "hair": {"onset": "gradual", "pattern": "temples_crown"}})
+        >>> a.hair_loss_types[0].id
+        'androgenetic_alopecia'
+    """
+    kb = kb or load_kb()
+    parsed = parse_case(case)
+    f = extract(parsed, kb)
+    upper = {lab.test: lab.reference_range[1] for lab in parsed.labs
+             if lab.reference_range is not None}
+    if "mma" in upper:
+        unit_factor = kb.labs["mma"].factors
+        from ..kb.loader import unit_key
+
+        mma_lab = next(lab for lab in parsed.labs if lab.test == "mma")
+        upper["mma"] *= unit_factor[unit_key(mma_lab.unit)]
+    b12 = assess_b12(f, kb, upper)
+    diff = differential(f, kb, b12.probability)
+    cause_p = {cid: st.probability for cid, st in diff.causes.items()}
+    type_p = dict(zip(diff.type_ids, diff.type_probs, strict=True)) if f.hair else {}
+    ctx = Context(f.keys, f.age, f.sex, f.hair, f.labs, b12.status, b12.probability,
+                  type_p, cause_p)
+    level, flags, rules = triage(ctx, kb)
+    tests = rank_tests(f, kb, b12.probability, cause_p)
+    return Assessment(case=parsed, kb=kb, features=f, b12=b12, diff=diff, triage=level,
+                      red_flags=flags, rules=rules, next_tests=tests)

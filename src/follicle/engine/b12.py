@@ -1,0 +1,269 @@
+"""How likely a true vitamin B12 deficiency is, and what the labs say by guideline.
+
+Pre-test: the NHANES-derived population probability for age and sex, times the odds
+ratios of each risk factor present (b12.yaml), times the blood-count likelihood ratios.
+Post-test: times the likelihood ratio of each B12 lab band (labs.yaml). The status comes
+from the guideline bands alone (NICE NG239 first), never from the probability.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..features import Features
+from ..kb.loader import CompiledInforms, KnowledgeBase
+from ..kb.schema import LRPoint
+
+__all__ = ["B12Result", "Contribution", "Interpretation", "assess_b12", "logit", "sigmoid"]
+
+B12_TESTS = ("b12", "active_b12", "mma", "homocysteine")
+N2O = "recreational_nitrous_oxide:yes"
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One thing that moved a probability: its odds multiplier and its source."""
+
+    source: str
+    text: str
+    factor: float
+    ref: str
+    evidence: str
+    kind: str  # baseline | risk_factor | symptom | blood_count | lab | finding | prior
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    """One B12-related lab read against one guideline."""
+
+    test: str
+    guideline: str
+    label: str
+    status: str
+    ref: str
+    primary: bool
+
+
+@dataclass
+class B12Result:
+    status: str
+    probability: float
+    pretest: float
+    decided_by: Interpretation | None
+    interpretations: list[Interpretation]
+    contributions: list[Contribution]
+    notes: list[str] = field(default_factory=list)
+
+
+def _interp_points(points: list[LRPoint], x: float) -> float:
+    """log(LR) interpolated linearly in x between points; clamped outside."""
+    if x <= points[0].value:
+        return math.log(points[0].lr)
+    for a, b in zip(points, points[1:], strict=False):
+        if x <= b.value:
+            t = (x - a.value) / (b.value - a.value)
+            return (1 - t) * math.log(a.lr) + t * math.log(b.lr)
+    return math.log(points[-1].lr)
+
+
+def baseline(kb: KnowledgeBase, age: float | None, sex: str | None) -> float:
+    """Population probability of deficiency for an age and sex (logit-interpolated)."""
+    pts = kb.population.baseline
+    a = 45.0 if age is None else age
+
+    def at(s: str) -> float:
+        vals = [(p.age, logit(getattr(p, s))) for p in pts]
+        if a <= vals[0][0]:
+            return vals[0][1]
+        for (x0, y0), (x1, y1) in zip(vals, vals[1:], strict=False):
+            if a <= x1:
+                return y0 + (a - x0) / (x1 - x0) * (y1 - y0)
+        return vals[-1][1]
+
+    if sex in ("female", "male"):
+        return sigmoid(at(sex))
+    return sigmoid((at("female") + at("male")) / 2)
+
+
+def _band_status(kb: KnowledgeBase, test: str, value: float) -> list[Interpretation]:
+    out = []
+    for g in kb.labs[test].definition.guidelines:
+        for band in g.bands:
+            lo, hi = band.bounds()
+            # below: strict; "from/to" inclusive of both ends as printed in NICE Table 1
+            if band.below is not None and band.from_ is None and value < band.below or \
+                    band.above is not None and band.to is None and value > band.above or \
+                    band.from_ is not None and lo <= value <= hi:
+                out.append(Interpretation(test, g.id, g.label, band.status or "", g.ref,
+                                          g.primary))
+                break
+    return out
+
+
+def _mma_status(kb: KnowledgeBase, value: float, upper: float | None) -> Interpretation:
+    g = kb.labs["mma"].definition.guidelines[0]
+    if upper is not None:
+        status = "deficient" if value > upper else "not_deficient"
+        return Interpretation("mma", "lab_reference_range",
+                              "Laboratory reference range (above its upper limit = raised)",
+                              status, g.ref, True)
+    return _band_status(kb, "mma", value)[0]
+
+
+def _band_log_lr(inf: CompiledInforms, value: float) -> float:
+    return inf.log_lr[inf.band_index(value)]
+
+
+def assess_b12(f: Features, kb: KnowledgeBase,
+               reference_upper: dict[str, float] | None = None) -> B12Result:
+    """The B12 block of an assessment: status, probability and why."""
+    contribs: list[Contribution] = []
+    keys = f.keys
+    p0 = baseline(kb, f.age, f.sex)
+    contribs.append(Contribution(
+        "baseline", f"Typical for your age{' and sex' if f.sex else ''}: "
+        f"{p0:.1%} of people have a B12 deficiency", p0, kb.population.ref,
+        kb.population.evidence, "baseline"))
+    x = logit(p0)
+    b12 = kb.b12
+    pop = kb.population.factors
+    if f.hair:
+        x += math.log(b12.hair_loss.odds_ratio)
+        contribs.append(Contribution("hair_loss", b12.hair_loss.why, b12.hair_loss.odds_ratio,
+                                     b12.hair_loss.ref, b12.hair_loss.evidence,
+                                     "risk_factor"))
+
+    def add(source: str, text: str, factor: float, ref: str, evidence: str, kind: str) -> None:
+        nonlocal x
+        if factor == 1.0:
+            return
+        x += math.log(factor)
+        contribs.append(Contribution(source, text, factor, ref, evidence, kind))
+
+    months = f.med_months
+    if "metformin" in months:
+        m = months["metformin"]
+        if m is not None:
+            d = b12.durations.metformin
+            years = min(m / 12.0, d.max_years)
+            add("med:metformin", f"Metformin for {m:g} months lowers B12 absorption "
+                f"(odds {d.per_year_odds_ratio:g} times higher per year of use)",
+                max(1.0, d.per_year_odds_ratio ** years), d.ref, d.evidence, "risk_factor")
+        else:
+            add("med:metformin", "Metformin lowers B12 absorption",
+                max(1.0, pop.metformin.odds_ratio), kb.population.ref,
+                kb.population.evidence, "risk_factor")
+    for cls, name in (("ppi", "A proton pump inhibitor"), ("h2ra", "An H2 blocker")):
+        if cls in months:
+            m = months[cls]
+            t = getattr(b12.durations, cls)
+            if m is not None:
+                long_use = m >= t.at_least_months
+                orv = t.odds_ratio if long_use else t.shorter_odds_ratio
+                add(f"med:{cls}", f"{name} for {m:g} months reduces the stomach acid needed "
+                    f"to absorb B12{' (2 years or more)' if long_use else ''}", orv, t.ref,
+                    t.evidence, "risk_factor")
+            else:
+                add(f"med:{cls}", f"{name} reduces the stomach acid needed to absorb B12",
+                    max(1.0, getattr(pop, cls).odds_ratio, t.shorter_odds_ratio),
+                    t.ref, t.evidence, "risk_factor")
+    if "supplement:b12" in keys:
+        add("supplement:b12", "Takes a B12 supplement", pop.b12_supplement.odds_ratio,
+            kb.population.ref, kb.population.evidence, "risk_factor")
+    for key in sorted(keys):
+        fac = kb.b12_factors.get(key)
+        if fac is not None:
+            kind = "symptom" if key.startswith("symptom:") else "risk_factor"
+            add(key, fac.why, fac.odds_ratio, fac.ref, fac.evidence, kind)
+
+    labs = f.labs
+    curves = kb.population.labs
+    if "mcv" in labs:
+        lr = math.exp(_interp_points(curves.mcv.points, labs["mcv"]))
+        add("lab:mcv", f"Red cell size (MCV) {labs['mcv']:g} fL", lr, kb.population.ref,
+            kb.population.evidence, "blood_count")
+    if "hemoglobin" in labs:
+        pts = curves.hemoglobin.male if f.sex == "male" else curves.hemoglobin.female
+        lr = math.exp(_interp_points(pts, labs["hemoglobin"]))
+        add("lab:hemoglobin", f"Haemoglobin {labs['hemoglobin']:g} g/L", lr,
+            kb.population.ref, kb.population.evidence, "blood_count")
+    pretest = sigmoid(x)
+
+    notes: list[str] = []
+    for test in B12_TESTS:
+        if test not in labs:
+            continue
+        lab = kb.labs[test]
+        for inf in lab.informs:
+            if inf.target != "b12":
+                continue
+            ll = _band_log_lr(inf, labs[test])
+            for c in lab.caution.values():
+                if c.when in keys and (
+                        c.applies_to == "both" or (c.applies_to == "reassuring") == (ll < 0)):
+                    ll *= c.factor
+                    notes.append(c.note)
+            unit = lab.definition.canonical
+            add(f"lab:{test}", f"{lab.definition.name} {labs[test]:.3g} {unit}",
+                math.exp(ll), inf.ref, inf.evidence, "lab")
+    probability = sigmoid(x)
+
+    status, decided, interps = _status(f, kb, reference_upper or {}, notes)
+    return B12Result(status=status, probability=probability, pretest=pretest,
+                     decided_by=decided, interpretations=interps, contributions=contribs,
+                     notes=list(dict.fromkeys(notes)))
+
+
+def _status(f: Features, kb: KnowledgeBase, upper: dict[str, float],
+            notes: list[str]) -> tuple[str, Interpretation | None, list[Interpretation]]:
+    labs = f.labs
+    interps: list[Interpretation] = []
+    by_test: dict[str, Interpretation] = {}
+    for test in ("b12", "active_b12", "homocysteine"):
+        if test in labs:
+            found = _band_status(kb, test, labs[test])
+            interps += found
+            prim = [i for i in found if i.primary]
+            if prim:
+                by_test[test] = prim[0]
+    if "mma" in labs:
+        mma_i = _mma_status(kb, labs["mma"], upper.get("mma"))
+        interps.append(mma_i)
+        by_test["mma"] = mma_i
+    n2o = N2O in f.keys
+    primary = by_test.get("active_b12") or by_test.get("b12")
+    mma = by_test.get("mma")
+    hcy = by_test.get("homocysteine")
+    if primary is None:
+        if mma is not None:
+            return mma.status, mma, interps
+        if hcy is not None:
+            if hcy.status == "deficient" and not n2o:
+                notes.append("A raised homocysteine also occurs with folate deficiency and "
+                             "kidney disease; MMA or B12 tests are more specific.")
+                return "indeterminate", hcy, interps
+            return hcy.status, hcy, interps
+        return "untested", None, interps
+    status, decided = primary.status, primary
+    if n2o and status == "not_deficient":
+        notes.append("With recreational nitrous oxide use a normal B12 does not rule out "
+                     "deficiency (NICE NG239): homocysteine or MMA decide.")
+        status = "indeterminate"
+    if status == "indeterminate":
+        if mma is not None and mma.status != "indeterminate":
+            return mma.status, mma, interps
+        if hcy is not None and n2o and hcy.status != "indeterminate":
+            return hcy.status, hcy, interps
+    return status, decided, interps

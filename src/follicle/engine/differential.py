@@ -1,0 +1,106 @@
+"""Hair-loss types (exclusive, naive Bayes over findings) and contributing causes
+(each its own odds, updated by findings and lab bands)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..features import Features
+from ..kb.loader import CompiledFinding, KnowledgeBase
+from .b12 import sigmoid
+from .predicates import Context, evaluate
+
+__all__ = ["CauseState", "Differential", "active_findings", "differential"]
+
+
+@dataclass
+class CauseState:
+    """One cause's log-odds and what moved it (finding id or lab, log LR, ref, text)."""
+
+    id: str
+    prior: float
+    log_odds: float
+    moves: list[tuple[str, str, float, str, str]]
+    probability: float = 0.0
+
+
+@dataclass
+class Differential:
+    type_ids: tuple[str, ...]
+    type_scores: list[float]  # unnormalised log scores
+    type_probs: list[float]
+    findings: list[CompiledFinding]  # active findings, in evaluation order
+    causes: dict[str, CauseState]
+
+
+def active_findings(f: Features, kb: KnowledgeBase) -> list[CompiledFinding]:
+    """The knowledge-base findings this case triggers (their `only` conditions hold)."""
+    out: list[CompiledFinding] = []
+    ctx: Context | None = None
+    for key in sorted(f.keys):
+        for cf in kb.findings_by_key.get(key, ()):
+            if cf.only:
+                if ctx is None:
+                    ctx = Context(f.keys, f.age, f.sex, f.hair, f.labs)
+                if not evaluate(cf.only, ctx):
+                    continue
+            out.append(cf)
+    return out
+
+
+def differential(f: Features, kb: KnowledgeBase, b12_probability: float) -> Differential:
+    findings = active_findings(f, kb)
+    scores = list(kb.type_priors_log[f.group])
+    n = len(scores)
+    if f.hair:
+        for cf in findings:
+            tl = cf.type_log
+            for i in range(n):
+                scores[i] += tl[i]
+    top = max(scores)
+    exps = [math.exp(s - top) for s in scores]
+    total = sum(exps)
+    probs = [e / total for e in exps]
+
+    causes: dict[str, CauseState] = {}
+    group = f.group
+    labs = f.labs
+    for c in kb.causes:
+        if c.id == "b12_deficiency":
+            causes[c.id] = CauseState(c.id, b12_probability, 0.0, [], b12_probability)
+            continue
+        prior = getattr(c.prior, group) if c.prior is not None else 0.0
+        if prior <= 0.0:
+            causes[c.id] = CauseState(c.id, 0.0, -math.inf, [], 0.0)
+            continue
+        causes[c.id] = CauseState(c.id, prior, math.log(prior / (1.0 - prior)), [])
+    for cf in findings:
+        for cid, ll in cf.cause_log.items():
+            st = causes[cid]
+            if st.prior > 0.0 and cid != "b12_deficiency":
+                st.log_odds += ll
+                st.moves.append((cf.id, cf.text, ll, cf.cause_refs[cid], cf.evidence))
+    for test, value in labs.items():
+        lab = kb.labs[test]
+        for inf in lab.informs:
+            if inf.target == "b12" or (inf.sex is not None and inf.sex != f.sex):
+                continue
+            st = causes[inf.target]
+            if st.prior <= 0.0:
+                continue
+            ll = inf.log_lr[inf.band_index(value)]
+            st.log_odds += ll
+            st.moves.append((f"lab:{test}", f"{lab.definition.name} {value:.3g} "
+                             f"{lab.definition.canonical}", ll, inf.ref, inf.evidence))
+    type_index = {t: i for i, t in enumerate(kb.type_ids)}
+    for c in kb.causes:
+        st = causes[c.id]
+        if c.id != "b12_deficiency":
+            st.probability = 0.0 if st.prior <= 0.0 else sigmoid(st.log_odds)
+        if c.from_types is not None and f.hair:
+            keep = 1.0 - st.probability
+            for tid, w in c.from_types.weights().items():
+                keep *= 1.0 - w * probs[type_index[tid]]
+            st.probability = 1.0 - keep
+    return Differential(kb.type_ids, scores, probs, findings, causes)

@@ -1,0 +1,80 @@
+"""Rank lab tests by the value of the information they would give.
+
+For each test not yet done and each target it informs (B12 deficiency or a cause), the
+expected reduction in entropy of that target (in bits), weighted by the target's stake
+(causes.yaml) and damped where the test misleads (labs.yaml `caution`). Second-line tests
+are offered only after a first-line result, as NICE NG239 orders them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..features import Features
+from ..kb.loader import KnowledgeBase
+
+__all__ = ["NextTest", "expected_information_gain", "rank_tests"]
+
+
+@dataclass(frozen=True)
+class NextTest:
+    test: str
+    value: float  # weighted expected information gain, bits
+    targets: tuple[tuple[str, float], ...]  # (target, bits before weighting)
+    notes: tuple[str, ...]
+
+
+def _h(p: float) -> float:
+    if p <= 0.0 or p >= 1.0:
+        return 0.0
+    return -(p * math.log2(p) + (1.0 - p) * math.log2(1.0 - p))
+
+
+def expected_information_gain(p: float, p_present: tuple[float, ...],
+                              p_absent: tuple[float, ...], damp: float = 1.0) -> float:
+    """Expected entropy reduction (bits) about a binary target from a banded test."""
+    gain = _h(p)
+    for pp, pa in zip(p_present, p_absent, strict=True):
+        if damp != 1.0:  # a misleading test: pull its likelihoods towards each other
+            pp, pa = pa + damp * (pp - pa), pa
+        pb = p * pp + (1.0 - p) * pa
+        if pb > 0.0:
+            gain -= pb * _h(p * pp / pb)
+    return max(gain, 0.0)
+
+
+def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
+               cause_p: dict[str, float]) -> list[NextTest]:
+    stakes = {c.id: (c.stake.value if c.stake else 0.0) for c in kb.causes}
+    stakes["b12"] = stakes.get("b12_deficiency", 1.0)
+    done = set(f.labs)
+    out: list[NextTest] = []
+    for test, lab in kb.labs.items():
+        if test in done or not lab.informs:
+            continue
+        d = lab.definition
+        if d.follow_up_to and not (done & set(d.follow_up_to)) and not any(
+                k in f.keys for k in d.first_line_when):
+            continue
+        damp = 1.0
+        notes: list[str] = []
+        for c in lab.caution.values():
+            if c.when in f.keys:
+                damp *= c.factor
+                notes.append(c.note)
+        total = 0.0
+        targets: list[tuple[str, float]] = []
+        for inf in lab.informs:
+            if inf.sex is not None and inf.sex != f.sex:
+                continue
+            p = b12_p if inf.target == "b12" else cause_p.get(inf.target, 0.0)
+            if p <= 0.0:
+                continue
+            bits = expected_information_gain(p, inf.p_present, inf.p_absent, damp)
+            targets.append((inf.target, bits))
+            total += bits * stakes.get(inf.target, 1.0)
+        if total > 0.005:
+            out.append(NextTest(test, total, tuple(targets), tuple(notes)))
+    out.sort(key=lambda t: -t.value)
+    return out

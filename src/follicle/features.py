@@ -1,0 +1,138 @@
+"""Turn a validated case into finding keys (`pattern:diffuse`, `symptom:numbness`, ...).
+
+Keys are the vocabulary the knowledge base reasons with (findings.yaml, b12.yaml,
+triage.yaml); this module is the only place that knows how case fields map to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .case import CODES, Case
+from .kb.loader import KnowledgeBase
+
+__all__ = ["Features", "all_positive_keys", "extract"]
+
+_HAIR_FLAGS = ("shedding", "broken_hairs", "exclamation_mark_hairs", "premature_greying",
+               "family_history", "tension_hairstyles", "pulling_habit", "eyebrow_loss")
+_HISTORY_FLAGS = ("pregnant", "breastfeeding", "recreational_nitrous_oxide", "heavy_periods",
+                  "heavy_alcohol")
+LATE_EVENT_MONTHS = 6.0
+
+
+@dataclass
+class Features:
+    """What the engine knows about a case, in knowledge-base vocabulary."""
+
+    keys: set[str]
+    age: float | None
+    sex: str | None
+    hair: bool
+    labs: dict[str, float] = field(default_factory=dict)  # canonical values, last one wins
+    med_months: dict[str, float | None] = field(default_factory=dict)  # class -> months
+    unknown_medications: list[str] = field(default_factory=list)
+    group: str = "adult_female"
+
+
+def _duration(months: float) -> str:
+    if months < 3:
+        return "short"
+    if months < 6:
+        return "medium"
+    if months <= 12:
+        return "long"
+    return "very_long"
+
+
+def _group(age: float | None, sex: str | None) -> str:
+    if age is not None and age < 16:
+        return "child"
+    older = age is not None and age >= 50
+    return f"{'older' if older else 'adult'}_{sex or 'female'}"
+
+
+def extract(case: Case, kb: KnowledgeBase) -> Features:
+    """Finding keys, lab values in canonical units, and medicine classes for a case."""
+    keys: set[str] = set()
+    add = keys.add
+    hair = case.hair
+    if hair is not None:
+        if hair.onset:
+            add(f"onset:{hair.onset}")
+        if hair.duration_months is not None:
+            add(f"duration:{_duration(hair.duration_months)}")
+        for p in hair.pattern:
+            add(f"pattern:{p}")
+        if hair.pull_test:
+            add(f"pull_test:{hair.pull_test}")
+        for s in hair.scalp:
+            add(f"scalp:{s}")
+        for n in hair.nails:
+            add(f"nails:{n}")
+        for name in _HAIR_FLAGS:
+            v = getattr(hair, name)
+            if v is not None:
+                add(f"{name}:{'yes' if v else 'no'}")
+    h = case.history
+    late = h.event_months_ago is not None and h.event_months_ago > LATE_EVENT_MONTHS
+    for e in h.events:
+        add(f"event_late:{e}" if late else f"event:{e}")
+    if h.diet:
+        add(f"diet:{h.diet}")
+    for c in h.conditions:
+        add(f"condition:{c}")
+    for c in h.family_conditions:
+        add(f"family_condition:{c}")
+    for s in h.supplements:
+        add(f"supplement:{s}")
+    for name in _HISTORY_FLAGS:
+        v = getattr(h, name)
+        if v is not None:
+            add(f"{name}:{'yes' if v else 'no'}")
+    med_months: dict[str, float | None] = {}
+    unknown: list[str] = []
+    for m in h.medications:
+        cls = kb.medications.get(m.name.lower())
+        if cls is None:
+            unknown.append(m.name)
+            continue
+        if cls == "none":
+            continue
+        add(f"med:{cls}")
+        prev = med_months.get(cls)
+        med_months[cls] = m.months if prev is None else max(prev, m.months or 0)
+    for s in case.symptoms:
+        add(f"symptom:{s}")
+    labs: dict[str, float] = {}
+    for lab in case.labs:
+        labs[lab.test] = lab.value * kb.labs[lab.test].factors[_unit(lab.unit)]
+        add(f"lab:{lab.test}")
+    if case.age is not None and case.age < 16:
+        add("child")
+    return Features(keys=keys, age=case.age, sex=case.sex, hair=hair is not None, labs=labs,
+                    med_months=med_months, unknown_medications=unknown,
+                    group=_group(case.age, case.sex))
+
+
+def _unit(unit: str) -> str:
+    from .kb.loader import unit_key
+
+    return unit_key(unit)
+
+
+def all_positive_keys(kb: KnowledgeBase) -> list[str]:
+    """Every key a case can produce that asserts something (used by `kb check`)."""
+    keys = ["onset:sudden", "onset:gradual", "pull_test:positive", "pull_test:negative"]
+    keys += [f"duration:{d}" for d in ("short", "medium", "long", "very_long")]
+    keys += [f"pattern:{p}" for p in CODES["pattern"]]
+    keys += [f"scalp:{s}" for s in CODES["scalp"]]
+    keys += [f"nails:{n}" for n in CODES["nails"]]
+    keys += [f"{f}:yes" for f in _HAIR_FLAGS + _HISTORY_FLAGS]
+    keys += [f"event:{e}" for e in CODES["event"]]
+    keys += [f"event_late:{e}" for e in CODES["event"]]
+    keys += [f"diet:{d}" for d in CODES["diet"]]
+    keys += [f"condition:{c}" for c in CODES["condition"]]
+    keys += [f"family_condition:{c}" for c in CODES["condition"]]
+    keys += [f"supplement:{s}" for s in CODES["supplement"]]
+    keys += [f"symptom:{s}" for s in CODES["symptom"]]
+    return keys

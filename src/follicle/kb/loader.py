@@ -1,0 +1,431 @@
+"""Load, validate and compile a knowledge-base version into fast, frozen structures.
+
+`load_kb()` returns the compiled `KnowledgeBase` the engine uses (cached per version).
+`check_kb()` runs every consistency check and returns the problems found, each naming the
+file, line and key, so `follicle kb check` and the tests can report them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ErrorDetail, KnowledgeError
+from . import schema as S
+from .source import load_yaml_file, locate
+
+__all__ = [
+    "CompiledFinding",
+    "CompiledInforms",
+    "CompiledLab",
+    "KnowledgeBase",
+    "VERSIONS",
+    "check_kb",
+    "kb_dir",
+    "load_kb",
+]
+
+VERSIONS = ("2026.1",)
+LATEST = VERSIONS[-1]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def kb_dir(version: str | None = None) -> Path:
+    """Directory of a knowledge-base version (FOLLICLE_KB_DIR overrides, for tests)."""
+    override = os.environ.get("FOLLICLE_KB_DIR")
+    if override:
+        return Path(override)
+    version = version or LATEST
+    if version not in VERSIONS:
+        raise KnowledgeError(f"unknown knowledge-base version {version!r}",
+                             allowed=VERSIONS)
+    return Path(str(resources.files("follicle") / "knowledge" / version))
+
+
+@dataclass(frozen=True)
+class CompiledInforms:
+    """Diagnostic bands of one lab test for one target (a cause id or 'b12')."""
+
+    target: str
+    sex: str | None
+    ref: str
+    evidence: str
+    uppers: tuple[float, ...]  # upper bound of each band (last is +inf)
+    lower_bounds: tuple[float, ...]
+    p_present: tuple[float, ...]
+    p_absent: tuple[float, ...]
+    log_lr: tuple[float, ...]
+    note: str | None
+
+    def band_index(self, value: float) -> int:
+        for i, hi in enumerate(self.uppers):
+            if value < hi:
+                return i
+        return len(self.uppers) - 1
+
+
+@dataclass(frozen=True)
+class CompiledLab:
+    id: str
+    definition: S.LabDef
+    factors: dict[str, float]  # unit (as accepted, normalised key) -> factor to canonical
+    informs: tuple[CompiledInforms, ...]
+    caution: dict[str, S.CautionDef]
+
+
+@dataclass(frozen=True)
+class CompiledFinding:
+    id: str
+    key: str
+    only: dict[str, Any] | None
+    text: str
+    ref: str
+    evidence: str
+    article: str | None
+    type_log: tuple[float, ...]  # per type (in KB type order)
+    type_refs: dict[str, str]
+    cause_log: dict[str, float]
+    cause_refs: dict[str, str]
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """A compiled knowledge-base version: everything the engine needs, nothing it computes."""
+
+    version: str
+    directory: Path
+    references: dict[str, S.Reference]
+    types: tuple[S.TypeDef, ...]
+    type_ids: tuple[str, ...]
+    type_priors_log: dict[str, tuple[float, ...]]
+    type_priors_ref: str
+    causes: tuple[S.CauseDef, ...]
+    cause_ids: tuple[str, ...]
+    findings_by_key: dict[str, tuple[CompiledFinding, ...]]
+    findings: tuple[CompiledFinding, ...]
+    labs: dict[str, CompiledLab]
+    b12: S.B12File
+    b12_factors: dict[str, S.OddsRatioDef]
+    population: S.B12PopulationFile
+    medications: dict[str, str]  # generic name -> class
+    red_flags: tuple[S.RuleDef, ...]
+    rules: tuple[S.RuleDef, ...]
+    raw: dict[str, Any] = field(repr=False)
+
+    def reference(self, ref_id: str) -> S.Reference:
+        return self.references[ref_id]
+
+
+def _validate(model: type[M], data: Any, path: Path) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+            line, dotted = locate(data, loc)
+            details.append(ErrorDetail(err["msg"], f"{path.name}:{line} {dotted}"))
+        raise KnowledgeError(details) from None
+
+
+def _read(directory: Path, name: str) -> tuple[Any, Path]:
+    path = directory / name
+    if not path.exists():
+        raise KnowledgeError(f"missing knowledge file {name}", path=str(directory))
+    return load_yaml_file(path), path
+
+
+def _bands(informs: S.InformsDef) -> CompiledInforms:
+    uppers: list[float] = []
+    lowers: list[float] = []
+    pp: list[float] = []
+    pa: list[float] = []
+    for band in informs.bands:
+        lo, hi = band.bounds()
+        lowers.append(lo)
+        uppers.append(hi)
+        pp.append(band.p_present or 0.0)
+        pa.append(band.p_absent or 0.0)
+    return CompiledInforms(
+        target=informs.target, sex=informs.sex, ref=informs.ref, evidence=informs.evidence,
+        uppers=tuple(uppers), lower_bounds=tuple(lowers), p_present=tuple(pp),
+        p_absent=tuple(pa), log_lr=tuple(math.log(a / b) for a, b in zip(pp, pa, strict=True)),
+        note=informs.note,
+    )
+
+
+def unit_key(unit: str) -> str:
+    """Normalise how people type units: µ/μ/mc → u, case-insensitive, no spaces."""
+    u = unit.strip().replace("µ", "u").replace("μ", "u").replace(" ", "")
+    if u.lower().startswith("mcg"):
+        u = "ug" + u[3:]
+    return u.lower()
+
+
+def _group_log(priors: dict[str, float], type_ids: tuple[str, ...]) -> tuple[float, ...]:
+    total = sum(priors.values())
+    return tuple(math.log(priors[t] / total) for t in type_ids)
+
+
+def _sourced(value: float | S.SourcedLR, ref: str) -> tuple[float, str]:
+    if isinstance(value, S.SourcedLR):
+        return value.lr, value.ref
+    return float(value), ref
+
+
+@cache
+def load_kb(version: str | None = None) -> KnowledgeBase:
+    """Load and compile a knowledge-base version; raises KnowledgeError naming file:line."""
+    directory = kb_dir(version)
+    raw: dict[str, Any] = {}
+
+    def read(name: str, model: type[M]) -> M:
+        data, path = _read(directory, name)
+        raw[path.stem] = data
+        return _validate(model, data, path)
+
+    refs: dict[str, S.Reference] = {}
+    for path in sorted((directory / "references").glob("*.yaml")):
+        data = load_yaml_file(path)
+        raw[f"references/{path.stem}"] = data
+        for ref in _validate(S.ReferencesFile, data, path).references:
+            if ref.id in refs:
+                raise KnowledgeError(f"duplicate reference id {ref.id!r}", path=path.name)
+            refs[ref.id] = ref
+
+    types_file = read("types.yaml", S.TypesFile)
+    causes_file = read("causes.yaml", S.CausesFile)
+    findings_file = read("findings.yaml", S.FindingsFile)
+    labs_file = read("labs.yaml", S.LabsFile)
+    b12_file = read("b12.yaml", S.B12File)
+    pop_file = read("b12_population.yaml", S.B12PopulationFile)
+    meds_file = read("medications.yaml", S.MedicationsFile)
+    triage_file = read("triage.yaml", S.TriageFile)
+
+    type_ids = tuple(t.id for t in types_file.types)
+    cause_ids = tuple(c.id for c in causes_file.causes)
+    type_index = {t: i for i, t in enumerate(type_ids)}
+
+    compiled: list[CompiledFinding] = []
+    by_key: dict[str, list[CompiledFinding]] = {}
+    for f in findings_file.findings:
+        logs = [0.0] * len(type_ids)
+        type_refs: dict[str, str] = {}
+        for tid, value in f.types.items():
+            lr, ref = _sourced(value, f.ref)
+            if tid in type_index:
+                logs[type_index[tid]] = math.log(lr)
+            type_refs[tid] = ref
+        cause_log: dict[str, float] = {}
+        cause_refs: dict[str, str] = {}
+        for cid, value in f.causes.items():
+            lr, ref = _sourced(value, f.ref)
+            cause_log[cid] = math.log(lr)
+            cause_refs[cid] = ref
+        cf = CompiledFinding(
+            id=f.id or f.key, key=f.key, only=f.only, text=f.text, ref=f.ref,
+            evidence=f.evidence, article=f.article, type_log=tuple(logs),
+            type_refs=type_refs, cause_log=cause_log, cause_refs=cause_refs,
+        )
+        compiled.append(cf)
+        by_key.setdefault(f.key, []).append(cf)
+
+    labs: dict[str, CompiledLab] = {}
+    for lab in labs_file.tests:
+        factors = {}
+        for u in lab.units:
+            factors[unit_key(u.unit)] = u.factor if u.factor is not None else 1.0 / (
+                u.inverse_factor or 1.0)
+            factors[unit_key(u.ucum)] = factors[unit_key(u.unit)]
+        labs[lab.id] = CompiledLab(
+            id=lab.id, definition=lab, factors=factors,
+            informs=tuple(_bands(i) for i in lab.informs),
+            caution={c.when: c for c in lab.caution},
+        )
+
+    medications: dict[str, str] = {}
+    for cls, names in meds_file.classes.items():
+        for name in names:
+            medications[name.lower()] = cls
+
+    return KnowledgeBase(
+        version=version or LATEST,
+        directory=directory,
+        references=refs,
+        types=tuple(types_file.types),
+        type_ids=type_ids,
+        type_priors_log={g: _group_log(types_file.priors.groups[g], type_ids)
+                         for g in S.GROUPS},
+        type_priors_ref=types_file.priors.ref,
+        causes=tuple(causes_file.causes),
+        cause_ids=cause_ids,
+        findings_by_key={k: tuple(v) for k, v in by_key.items()},
+        findings=tuple(compiled),
+        labs=labs,
+        b12=b12_file,
+        b12_factors={f.key: f for f in b12_file.factors},
+        population=pop_file,
+        medications=medications,
+        red_flags=tuple(triage_file.red_flags),
+        rules=tuple(triage_file.rules),
+        raw=raw,
+    )
+
+
+def _iter_refs(kb: KnowledgeBase) -> Iterable[tuple[str, str]]:
+    """Every (where, ref id) pair cited anywhere in the knowledge base."""
+    yield "types.yaml priors", kb.type_priors_ref
+    for t in kb.types:
+        if t.triage_soon_at:
+            yield f"types.yaml {t.id}.triage_soon_at", t.triage_soon_at.ref
+    for c in kb.causes:
+        for part in (c.prior, c.from_types, c.stake):
+            if part is not None:
+                yield f"causes.yaml {c.id}", part.ref
+    for f in kb.findings:
+        yield f"findings.yaml {f.id}", f.ref
+        for r in (*f.type_refs.values(), *f.cause_refs.values()):
+            yield f"findings.yaml {f.id}", r
+    for lab in kb.labs.values():
+        d = lab.definition
+        yield f"labs.yaml {d.id}.plausible", d.plausible.ref
+        for u in d.units:
+            yield f"labs.yaml {d.id}.units.{u.unit}", u.ref
+        for g in d.guidelines:
+            yield f"labs.yaml {d.id}.guidelines.{g.id}", g.ref
+        for i in d.informs:
+            yield f"labs.yaml {d.id}.informs.{i.target}", i.ref
+        for c in d.caution:
+            yield f"labs.yaml {d.id}.caution.{c.when}", c.ref
+    yield "b12.yaml hair_loss", kb.b12.hair_loss.ref
+    yield "b12.yaml durations.metformin", kb.b12.durations.metformin.ref
+    yield "b12.yaml durations.ppi", kb.b12.durations.ppi.ref
+    yield "b12.yaml durations.h2ra", kb.b12.durations.h2ra.ref
+    for f2 in kb.b12.factors:
+        yield f"b12.yaml {f2.key}", f2.ref
+    yield "b12_population.yaml", kb.population.ref
+    for rule in (*kb.red_flags, *kb.rules):
+        yield f"triage.yaml {rule.id}", rule.ref
+
+
+def check_kb(version: str | None = None) -> list[ErrorDetail]:
+    """Every consistency problem in a knowledge-base version (empty list: all good)."""
+    from ..case import CODES  # the spec's codes, for coverage
+
+    try:
+        kb = load_kb(version)
+    except KnowledgeError as exc:
+        return list(exc.details)
+    problems: list[ErrorDetail] = []
+
+    def bad(message: str, where: str) -> None:
+        problems.append(ErrorDetail(message, where))
+
+    for where, ref in _iter_refs(kb):
+        if ref not in kb.references:
+            bad(f"reference {ref!r} does not resolve", where)
+
+    spec_types = set(CODES["type"])
+    if set(kb.type_ids) != spec_types:
+        bad(f"types must be exactly {sorted(spec_types)}", "types.yaml")
+    spec_causes = set(CODES["cause"])
+    if set(kb.cause_ids) != spec_causes:
+        bad(f"causes must be exactly {sorted(spec_causes)}", "causes.yaml")
+    for g, probs in kb.raw["types"]["priors"]["groups"].items():
+        if set(probs) != set(kb.type_ids):
+            bad("every type needs a prior", f"types.yaml priors.{g}")
+    for c in kb.causes:
+        if c.id != "b12_deficiency" and c.prior is None:
+            bad("a cause needs a prior", f"causes.yaml {c.id}")
+        if c.from_types:
+            for t in c.from_types.weights():
+                if t not in kb.type_ids:
+                    bad(f"unknown type {t!r}", f"causes.yaml {c.id}.from_types")
+
+    for f in kb.findings:
+        for t in f.type_refs:
+            if t not in kb.type_ids:
+                bad(f"unknown type {t!r}", f"findings.yaml {f.id}")
+        for c in f.cause_log:
+            if c not in kb.cause_ids:
+                bad(f"unknown cause {c!r}", f"findings.yaml {f.id}")
+    ids = [f.id for f in kb.findings]
+    for dup in {i for i in ids if ids.count(i) > 1}:
+        bad(f"duplicate finding id {dup!r} (give variants an id)", "findings.yaml")
+
+    from ..features import all_positive_keys
+
+    for key in all_positive_keys(kb):
+        if key not in kb.findings_by_key and key not in kb.b12_factors:
+            bad(f"no finding covers case code {key!r}", "findings.yaml")
+
+    spec_labs = set(CODES["lab"])
+    if set(kb.labs) != spec_labs:
+        bad(f"lab tests must be exactly {sorted(spec_labs)}", "labs.yaml")
+    from ..case import LAB_UNITS
+
+    for test, units in LAB_UNITS.items():
+        lab = kb.labs.get(test)
+        if lab is None:
+            continue
+        for u in units:
+            if unit_key(u) not in lab.factors:
+                bad(f"spec unit {u!r} not accepted", f"labs.yaml {test}.units")
+        for inf in lab.informs:
+            if inf.target != "b12" and inf.target not in kb.cause_ids:
+                bad(f"unknown target {inf.target!r}", f"labs.yaml {test}.informs")
+            for col, name in ((inf.p_present, "p_present"), (inf.p_absent, "p_absent")):
+                if abs(sum(col) - 1.0) > 0.011:
+                    bad(f"{name} sums to {sum(col):.3f}, not 1",
+                        f"labs.yaml {test}.informs.{inf.target}")
+            if any(lo != hi for lo, hi in zip(inf.lower_bounds[1:], inf.uppers[:-1],
+                                              strict=True)):
+                bad("bands must be contiguous", f"labs.yaml {test}.informs.{inf.target}")
+        for band_list in (g.bands for g in lab.definition.guidelines):
+            for b in band_list:
+                if b.status is None:
+                    bad("a guideline band needs a status", f"labs.yaml {test}.guidelines")
+
+    for cls in set(kb.medications.values()):
+        if cls != "none" and f"med:{cls}" not in kb.findings_by_key:
+            bad(f"no finding for medicine class {cls!r}", "medications.yaml")
+    for key, factor in kb.b12_factors.items():
+        if key.startswith(("symptom:", "condition:", "diet:", "family_condition:")) or \
+                key.endswith(":yes"):
+            if factor.odds_ratio < 1 and not key.startswith(("supplement:", "med:b12")):
+                bad("a risk factor's odds ratio must be >= 1", f"b12.yaml {key}")
+    pop = kb.population.factors
+    for name in ("metformin", "ppi", "h2ra"):
+        if getattr(pop, name).odds_ratio < 1:
+            bad(f"the population odds ratio for a risk factor ({name}) must be >= 1; "
+                "a protective estimate is confounding", "b12_population.yaml factors")
+    articles = kb.directory / "articles"
+    if articles.exists():
+        slugs = {p.stem for p in articles.glob("*.md")}
+        for rule in (*kb.red_flags, *kb.rules):
+            if rule.article and rule.article not in slugs:
+                bad(f"article {rule.article!r} does not exist", f"triage.yaml {rule.id}")
+        for f in kb.findings:
+            if f.article and f.article not in slugs:
+                bad(f"article {f.article!r} does not exist", f"findings.yaml {f.id}")
+    for rule in (*kb.red_flags, *kb.rules):
+        from ..engine.predicates import validate_predicate
+
+        for msg in validate_predicate(rule.when, kb):
+            bad(msg, f"triage.yaml {rule.id}")
+    for f in kb.findings:
+        if f.only:
+            from ..engine.predicates import validate_predicate
+
+            for msg in validate_predicate(f.only, kb):
+                bad(msg, f"findings.yaml {f.id}.only")
+    return problems

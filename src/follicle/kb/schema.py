@@ -1,0 +1,342 @@
+"""Pydantic schemas of the knowledge files: strict, so a typo is an error, never ignored."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Evidence = Literal["measured", "derived", "expert_estimate", "computed"]
+TriageLevel = Literal["routine", "soon", "urgent"]
+B12Status = Literal["deficient", "indeterminate", "not_deficient", "untested"]
+GROUPS = ("child", "adult_female", "adult_male", "older_female", "older_male")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Reference(Strict):
+    id: str
+    kind: Literal["guideline", "article", "review", "dataset", "book", "expert_estimate",
+                  "computed"]
+    citation: str
+    pmid: str | None = None
+    doi: str | None = None
+    url: str | None = None
+    section: str | None = None
+    verified: Literal["primary", "secondary", "unverified"]
+
+    @model_validator(mode="after")
+    def _locatable(self) -> Reference:
+        if self.kind != "expert_estimate" and not (self.pmid or self.doi or self.url):
+            raise ValueError("a reference needs a pmid, doi or url")
+        return self
+
+
+class ReferencesFile(Strict):
+    format: Literal["follicle-kb/references/1"]
+    references: list[Reference]
+
+
+class Sourced(Strict):
+    """A number with its source."""
+
+    ref: str
+    evidence: Evidence = "expert_estimate"
+
+
+class Prob(Sourced):
+    p: float = Field(ge=0, le=1)
+
+
+class Weight(Sourced):
+    value: float = Field(gt=0)
+
+
+class TypeDef(Strict):
+    id: str
+    name: str
+    plain: str
+    snomed: str | None = None
+    triage_soon_at: Prob | None = None
+
+
+class Priors(Sourced):
+    groups: dict[str, dict[str, float]]
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        missing = set(GROUPS) - set(v)
+        if missing:
+            raise ValueError(f"missing groups: {', '.join(sorted(missing))}")
+        for name, probs in v.items():
+            if name not in GROUPS:
+                raise ValueError(f"unknown group {name!r} (allowed: {', '.join(GROUPS)})")
+            if any(p <= 0 for p in probs.values()):
+                raise ValueError(f"group {name}: priors must be > 0")
+        return v
+
+
+class TypesFile(Strict):
+    format: Literal["follicle-kb/types/1"]
+    types: list[TypeDef]
+    priors: Priors
+
+
+class CausePrior(Sourced):
+    child: float = Field(ge=0, lt=1)
+    adult_female: float = Field(ge=0, lt=1)
+    adult_male: float = Field(ge=0, lt=1)
+    older_female: float = Field(ge=0, lt=1)
+    older_male: float = Field(ge=0, lt=1)
+
+
+class FromTypes(Sourced):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    def weights(self) -> dict[str, float]:
+        return {k: float(v) for k, v in (self.model_extra or {}).items()}
+
+
+class CauseDef(Strict):
+    id: str
+    name: str
+    plain: str
+    prior: CausePrior | None = None
+    from_types: FromTypes | None = None
+    stake: Weight | None = None
+
+
+class CausesFile(Strict):
+    format: Literal["follicle-kb/causes/1"]
+    causes: list[CauseDef]
+
+
+class SourcedLR(Sourced):
+    lr: float = Field(gt=0)
+
+
+class FindingDef(Strict):
+    key: str
+    id: str | None = None
+    only: dict[str, Any] | None = None
+    text: str
+    ref: str
+    evidence: Evidence
+    types: dict[str, float | SourcedLR] = Field(default_factory=dict)
+    causes: dict[str, float | SourcedLR] = Field(default_factory=dict)
+    article: str | None = None
+
+    @field_validator("types", "causes")
+    @classmethod
+    def _positive(cls, v: dict[str, float | SourcedLR]) -> dict[str, float | SourcedLR]:
+        for k, x in v.items():
+            if isinstance(x, float | int) and x <= 0:
+                raise ValueError(f"{k}: a likelihood ratio must be > 0")
+        return v
+
+
+class FindingsFile(Strict):
+    format: Literal["follicle-kb/findings/1"]
+    findings: list[FindingDef]
+
+
+class Loinc(Strict):
+    code: str
+    display: str
+    unit: str
+
+
+class UnitDef(Strict):
+    unit: str
+    ucum: str
+    factor: float | None = Field(default=None, gt=0)
+    inverse_factor: float | None = Field(default=None, gt=0)
+    ref: str
+
+    @model_validator(mode="after")
+    def _one_factor(self) -> UnitDef:
+        if (self.factor is None) == (self.inverse_factor is None):
+            raise ValueError("give exactly one of factor or inverse_factor")
+        return self
+
+
+class Range(Strict):
+    min: float
+    max: float
+    ref: str
+
+
+class Band(Strict):
+    status: Literal["deficient", "indeterminate", "not_deficient"] | None = None
+    below: float | None = None
+    above: float | None = None
+    from_: float | None = Field(default=None, alias="from")
+    to: float | None = None
+    p_present: float | None = Field(default=None, gt=0, le=1)
+    p_absent: float | None = Field(default=None, gt=0, le=1)
+
+    def bounds(self) -> tuple[float, float]:
+        lo = self.from_ if self.from_ is not None else self.above
+        hi = self.to if self.to is not None else self.below
+        return (float("-inf") if lo is None else lo, float("inf") if hi is None else hi)
+
+
+class GuidelineDef(Strict):
+    id: str
+    label: str
+    primary: bool = False
+    ref: str
+    note: str | None = None
+    bands: list[Band]
+
+
+class InformsDef(Strict):
+    target: str
+    sex: Literal["female", "male"] | None = None
+    ref: str
+    evidence: Evidence
+    note: str | None = None
+    bands: list[Band]
+
+
+class CautionDef(Strict):
+    when: str
+    applies_to: Literal["reassuring", "alarming", "both"] = "both"
+    factor: float = Field(gt=0, le=1)
+    ref: str
+    note: str
+
+
+class LabDef(Strict):
+    id: str
+    follow_up_to: list[str] = Field(default_factory=list)
+    first_line_when: list[str] = Field(default_factory=list)
+    name: str
+    plain: str
+    loinc: list[Loinc]
+    canonical: str
+    units: list[UnitDef]
+    plausible: Range
+    guidelines: list[GuidelineDef]
+    informs: list[InformsDef]
+    caution: list[CautionDef] = Field(default_factory=list)
+
+
+class LabsFile(Strict):
+    format: Literal["follicle-kb/labs/1"]
+    tests: list[LabDef]
+
+
+class OddsRatioDef(Strict):
+    key: str
+    odds_ratio: float = Field(gt=0)
+    ref: str
+    evidence: Evidence
+    why: str
+
+
+class HairLossOR(Sourced):
+    odds_ratio: float = Field(gt=0)
+    why: str
+
+
+class PerYear(Sourced):
+    per_year_odds_ratio: float = Field(ge=1)
+    max_years: float = Field(gt=0)
+
+
+class Threshold(Sourced):
+    at_least_months: float = Field(gt=0)
+    odds_ratio: float = Field(ge=1)
+    shorter_odds_ratio: float = Field(ge=1)
+
+
+class Durations(Strict):
+    metformin: PerYear
+    ppi: Threshold
+    h2ra: Threshold
+
+
+class B12File(Strict):
+    format: Literal["follicle-kb/b12/1"]
+    hair_loss: HairLossOR
+    durations: Durations
+    factors: list[OddsRatioDef]
+
+
+class AgePoint(Strict):
+    age: float
+    female: float = Field(gt=0, lt=1)
+    male: float = Field(gt=0, lt=1)
+
+
+class PopFactor(Strict):
+    odds_ratio: float = Field(gt=0)
+    ci95: tuple[float, float]
+
+
+class LRPoint(Strict):
+    value: float
+    lr: float = Field(gt=0)
+
+
+class MCVCurve(Strict):
+    unit: Literal["fL"]
+    points: list[LRPoint]
+
+
+class HbCurve(Strict):
+    unit: Literal["g/L"]
+    female: list[LRPoint]
+    male: list[LRPoint]
+
+
+class PopLabs(Strict):
+    mcv: MCVCurve
+    hemoglobin: HbCurve
+
+
+class PopFactors(Strict):
+    metformin: PopFactor
+    ppi: PopFactor
+    h2ra: PopFactor
+    b12_supplement: PopFactor
+
+
+class B12PopulationFile(Strict):
+    format: Literal["follicle-kb/b12-population/1"]
+    outcome: str
+    ref: str
+    evidence: Evidence
+    n: int
+    cases: int
+    baseline: list[AgePoint]
+    factors: PopFactors
+    labs: PopLabs
+
+
+class MedicationsFile(Strict):
+    format: Literal["follicle-kb/medications/1"]
+    ref: str
+    classes: dict[str, list[str]]
+
+
+class RuleDef(Strict):
+    id: str
+    level: TriageLevel
+    when: dict[str, Any]
+    reason: str
+    action: str
+    ref: str
+    evidence: Evidence = "expert_estimate"
+    article: str | None = None
+    supersedes: list[str] = Field(default_factory=list)
+
+
+class TriageFile(Strict):
+    format: Literal["follicle-kb/triage/1"]
+    red_flags: list[RuleDef]
+    rules: list[RuleDef]
