@@ -1,0 +1,5 @@
+"""`python -m follicle` runs the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,110 @@
+"""The human-readable Rich report of an assessment (terminal)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .assessment import Assessment
+
+__all__ = ["print_report", "probability_words"]
+
+STATUS_WORDS = {
+    "deficient": "B12 deficiency confirmed by your result",
+    "indeterminate": "B12 result in the grey zone: a follow-up test is needed",
+    "not_deficient": "B12 deficiency unlikely from your result",
+    "untested": "No B12 test yet",
+}
+TRIAGE_WORDS = {
+    "urgent": "See a doctor within a day or two",
+    "soon": "Book a doctor's appointment within a few weeks",
+    "routine": "No rush: self-care or a routine visit",
+}
+
+
+def probability_words(p: float) -> str:
+    """Plain words for a probability (as on the result page)."""
+    if p < 0.05:
+        return "very unlikely"
+    if p < 0.2:
+        return "unlikely"
+    if p < 0.4:
+        return "possible"
+    if p < 0.6:
+        return "about as likely as not"
+    if p < 0.85:
+        return "likely"
+    return "very likely"
+
+
+def _bar(p: float, width: int = 24) -> str:
+    n = round(p * width)
+    return "█" * n + "·" * (width - n)
+
+
+def print_report(a: Assessment, console: Console) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    d: dict[str, Any] = a.to_dict()
+    b = d["b12"]
+    style = {"urgent": "bold white on red", "soon": "bold black on yellow",
+             "routine": "bold black on green"}[d["triage"]]
+    if d["red_flag_details"]:
+        lines = "\n".join(f"• {r['reason']}\n  → {r['action']}" for r in d["red_flag_details"])
+        console.print(Panel(lines, title="Red flags", border_style="red"))
+    b12_text = (f"[bold]{STATUS_WORDS[b['status']]}[/bold]\n"
+                f"Chance of a true B12 deficiency: {probability_words(b['probability'])} "
+                f"({b['probability']:.0%})")
+    if b["guideline"]:
+        b12_text += f"\nDecided by: {b['guideline']['label']}"
+    for i in b["interpretations"]:
+        if not i["primary"]:
+            b12_text += f"\nFor comparison, {i['label']}: {i['status'].replace('_', ' ')}"
+    for note in b["notes"]:
+        b12_text += f"\n[yellow]Note:[/yellow] {note}"
+    console.print(Panel(b12_text, title="Is it vitamin B12?", border_style="cyan"))
+    console.print(f"[{style}] {d['triage'].upper()} [/] {TRIAGE_WORDS[d['triage']]}")
+    for r in d["triage_reasons"]:
+        console.print(f"  • {r['reason']}")
+
+    if d["hair_complaint"]:
+        t = Table(title="Hair-loss type", show_header=False, box=None)
+        for item in d["hair_loss_types"][:5]:
+            t.add_row(item["name"], _bar(item["probability"]), f"{item['probability']:.0%}")
+        console.print(t)
+    c = Table(title="Contributing causes (each on its own)", show_header=False, box=None)
+    for item in d["contributing_causes"][:6]:
+        c.add_row(item["name"], _bar(item["probability"]), f"{item['probability']:.0%}")
+    console.print(c)
+
+    console.print("[bold]Why[/bold]")
+    ex = d["explanations"]
+    if d["hair_complaint"]:
+        top = d["hair_loss_types"][0]
+        console.print(f"  {top['name']}:")
+        for m in ex["types"][top["id"]][:5]:
+            arrow = "▲" if m["direction"] == "raised" else "▼"
+            console.print(f"    {arrow} {m['text']} ({m['change']:+.0%}) [{m['ref']}]")
+    console.print("  Vitamin B12:")
+    for m in ex["b12"][:8]:
+        if m["kind"] == "baseline":
+            console.print(f"    • {m['text']} [{m['ref']}]")
+        else:
+            arrow = "▲" if m["odds_ratio"] > 1 else "▼"
+            console.print(f"    {arrow} {m['text']} (×{m['odds_ratio']:.2g}) [{m['ref']}]")
+    if d["next_tests"]:
+        console.print("[bold]Tests worth asking for next[/bold]")
+        for tdet in d["next_test_details"][:5]:
+            console.print(f"  {tdet['test']}: {tdet['name']}")
+    for msg in d["not_used"]:
+        console.print(f"[yellow]{msg}[/yellow]")
+    console.print("[bold]References[/bold]")
+    for r in d["references"]:
+        link = f" https://pubmed.ncbi.nlm.nih.gov/{r['pmid']}/" if r["pmid"] else (
+            f" https://doi.org/{r['doi']}" if r["doi"] else (f" {r['url']}" if r["url"] else ""))
+        console.print(f"  [{r['id']}] {r['citation']}{link}", highlight=False)
+    console.print("[dim]follicle is education, not a diagnosis. See a doctor about your "
+                  "hair loss, and at once if a red flag applies.[/dim]")

@@ -1,0 +1,1 @@
+"""The web app: server-rendered pages (quiz, results, learn) and the REST API."""

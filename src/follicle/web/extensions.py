@@ -1,0 +1,16 @@
+"""Where the parts of the web app plug in: each installer adds its routes to the app.
+
+Keep this list short and in order; each part owns its own module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+from ..settings import Settings
+
+Installer = Callable[[FastAPI, Settings], None]
+
+INSTALLERS: list[Installer] = []
