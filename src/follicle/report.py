@@ -45,6 +45,7 @@ def _bar(p: float, width: int = 24) -> str:
 
 
 def print_report(a: Assessment, console: Console) -> None:
+    from rich.markup import escape as esc
     from rich.panel import Panel
     from rich.table import Table
 
@@ -53,7 +54,8 @@ def print_report(a: Assessment, console: Console) -> None:
     style = {"urgent": "bold white on red", "soon": "bold black on yellow",
              "routine": "bold black on green"}[d["triage"]]
     if d["red_flag_details"]:
-        lines = "\n".join(f"• {r['reason']}\n  → {r['action']}" for r in d["red_flag_details"])
+        lines = "\n".join(f"• {esc(r['reason'])}\n  → {esc(r['action'])}"
+                          for r in d["red_flag_details"])
         console.print(Panel(lines, title="Red flags", border_style="red"))
     b12_text = (f"[bold]{STATUS_WORDS[b['status']]}[/bold]\n"
                 f"Chance of a true B12 deficiency: {probability_words(b['probability'])} "
@@ -64,11 +66,11 @@ def print_report(a: Assessment, console: Console) -> None:
         if not i["primary"]:
             b12_text += f"\nFor comparison, {i['label']}: {i['status'].replace('_', ' ')}"
     for note in b["notes"]:
-        b12_text += f"\n[yellow]Note:[/yellow] {note}"
+        b12_text += f"\n[yellow]Note:[/yellow] {esc(note)}"
     console.print(Panel(b12_text, title="Is it vitamin B12?", border_style="cyan"))
     console.print(f"[{style}] {d['triage'].upper()} [/] {TRIAGE_WORDS[d['triage']]}")
     for r in d["triage_reasons"]:
-        console.print(f"  • {r['reason']}")
+        console.print(f"  • {esc(r['reason'])}")
 
     if d["hair_complaint"]:
         t = Table(title="Hair-loss type", show_header=False, box=None)
@@ -87,24 +89,24 @@ def print_report(a: Assessment, console: Console) -> None:
         console.print(f"  {top['name']}:")
         for m in ex["types"][top["id"]][:5]:
             arrow = "▲" if m["direction"] == "raised" else "▼"
-            console.print(f"    {arrow} {m['text']} ({m['change']:+.0%}) [{m['ref']}]")
+            console.print(f"    {arrow} {esc(m['text'])} ({m['change']:+.0%}) \\[{m['ref']}]")
     console.print("  Vitamin B12:")
     for m in ex["b12"][:8]:
         if m["kind"] == "baseline":
-            console.print(f"    • {m['text']} [{m['ref']}]")
+            console.print(f"    • {esc(m['text'])} \\[{m['ref']}]")
         else:
             arrow = "▲" if m["odds_ratio"] > 1 else "▼"
-            console.print(f"    {arrow} {m['text']} (×{m['odds_ratio']:.2g}) [{m['ref']}]")
+            console.print(f"    {arrow} {esc(m['text'])} (×{m['odds_ratio']:.2g}) \\[{m['ref']}]")
     if d["next_tests"]:
         console.print("[bold]Tests worth asking for next[/bold]")
         for tdet in d["next_test_details"][:5]:
             console.print(f"  {tdet['test']}: {tdet['name']}")
     for msg in d["not_used"]:
-        console.print(f"[yellow]{msg}[/yellow]")
+        console.print(f"[yellow]{esc(msg)}[/yellow]")
     console.print("[bold]References[/bold]")
     for r in d["references"]:
         link = f" https://pubmed.ncbi.nlm.nih.gov/{r['pmid']}/" if r["pmid"] else (
             f" https://doi.org/{r['doi']}" if r["doi"] else (f" {r['url']}" if r["url"] else ""))
-        console.print(f"  [{r['id']}] {r['citation']}{link}", highlight=False)
+        console.print(f"  \\[{r['id']}] {esc(r['citation'])}{link}", highlight=False)
     console.print("[dim]follicle is education, not a diagnosis. See a doctor about your "
                   "hair loss, and at once if a red flag applies.[/dim]")

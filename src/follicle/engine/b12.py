@@ -211,7 +211,7 @@ def assess_b12(f: Features, kb: KnowledgeBase,
                 continue
             ll = _band_log_lr(inf, labs[test])
             for c in lab.caution.values():
-                if c.when in keys and (
+                if c.when in keys and c.posterior and (
                         c.applies_to == "both" or (c.applies_to == "reassuring") == (ll < 0)):
                     ll *= c.factor
                     notes.append(c.note)

@@ -45,7 +45,15 @@ def expected_information_gain(p: float, p_present: tuple[float, ...],
 
 
 def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
-               cause_p: dict[str, float]) -> list[NextTest]:
+               cause_p: dict[str, float], b12_status: str = "untested") -> list[NextTest]:
+    """Tests worth doing next, most valuable first.
+
+    When the B12 labs sit in a guideline's grey zone the treatment decision is open
+    whatever the probability, so B12 is valued at maximal decision uncertainty (p = 0.5):
+    that is what NICE NG239's "indeterminate" means.
+    """
+    if b12_status == "indeterminate":
+        b12_p = 0.5
     stakes = {c.id: (c.stake.value if c.stake else 0.0) for c in kb.causes}
     stakes["b12"] = stakes.get("b12_deficiency", 1.0)
     done = set(f.labs)

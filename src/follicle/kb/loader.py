@@ -31,6 +31,7 @@ __all__ = [
     "check_kb",
     "kb_dir",
     "load_kb",
+    "load_kb_dir",
 ]
 
 VERSIONS = ("2026.1",)
@@ -182,10 +183,14 @@ def _sourced(value: float | S.SourcedLR, ref: str) -> tuple[float, str]:
     return float(value), ref
 
 
-@cache
 def load_kb(version: str | None = None) -> KnowledgeBase:
     """Load and compile a knowledge-base version; raises KnowledgeError naming file:line."""
-    directory = kb_dir(version)
+    return load_kb_dir(kb_dir(version), version or LATEST)
+
+
+@cache
+def load_kb_dir(directory: Path, version: str = "custom") -> KnowledgeBase:
+    """Load and compile the knowledge files in one directory (cached per directory)."""
     raw: dict[str, Any] = {}
 
     def read(name: str, model: type[M]) -> M:
@@ -258,7 +263,7 @@ def load_kb(version: str | None = None) -> KnowledgeBase:
             medications[name.lower()] = cls
 
     return KnowledgeBase(
-        version=version or LATEST,
+        version=version,
         directory=directory,
         references=refs,
         types=tuple(types_file.types),
@@ -317,12 +322,13 @@ def _iter_refs(kb: KnowledgeBase) -> Iterable[tuple[str, str]]:
         yield f"triage.yaml {rule.id}", rule.ref
 
 
-def check_kb(version: str | None = None) -> list[ErrorDetail]:
+def check_kb(version: str | None = None, directory: Path | None = None,
+             ) -> list[ErrorDetail]:
     """Every consistency problem in a knowledge-base version (empty list: all good)."""
     from ..case import CODES  # the spec's codes, for coverage
 
     try:
-        kb = load_kb(version)
+        kb = load_kb_dir(directory) if directory is not None else load_kb(version)
     except KnowledgeError as exc:
         return list(exc.details)
     problems: list[ErrorDetail] = []

@@ -205,6 +205,7 @@ class InformsDef(Strict):
 class CautionDef(Strict):
     when: str
     applies_to: Literal["reassuring", "alarming", "both"] = "both"
+    posterior: bool = True
     factor: float = Field(gt=0, le=1)
     ref: str
     note: str

@@ -1,0 +1,1 @@
+"""Alembic migrations of the follicle database (run by `get_store`, never by hand)."""

@@ -1,0 +1,161 @@
+"""The engine's arithmetic, checked by hand on a tiny fake knowledge base."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from follicle.engine.assess import assess
+from follicle.engine.nexttests import expected_information_gain
+
+from tests.helpers import case
+
+
+def test_type_posterior_is_prior_times_likelihood(tiny_kb):
+    a = assess(case(age=30, sex="female", hair={"pattern": "diffuse"}), kb=tiny_kb)
+    probs = {t.id: t.probability for t in a.hair_loss_types}
+    # priors 1:1:2, diffuse x4 for TE -> 1:4:2
+    assert probs["telogen_effluvium"] == pytest.approx(4 / 7)
+    assert probs["alopecia_areata"] == pytest.approx(2 / 7)
+    assert sum(probs.values()) == pytest.approx(1.0)
+
+
+def test_only_condition_limits_a_finding_to_its_sex(tiny_kb):
+    man = assess(case(age=30, sex="male", hair={"pattern": "temples_crown"}), kb=tiny_kb)
+    woman = assess(case(age=30, sex="female", hair={"pattern": "temples_crown"}), kb=tiny_kb)
+    # adult_male priors 2:1:1, x8 for AGA -> 16:1:1; the female variant does not exist
+    assert man.hair_loss_types[0].probability == pytest.approx(16 / 18)
+    assert woman.hair_loss_types[0].id == "alopecia_areata"
+
+
+def test_b12_pretest_multiplies_odds(tiny_kb):
+    a = assess(case(age=30, sex="female", hair={"pattern": "diffuse"},
+                    history={"diet": "vegan"}), kb=tiny_kb)
+    odds = 0.1 / 0.9 * 2.0 * 10.0
+    assert a.b12.probability == pytest.approx(odds / (1 + odds))
+    assert a.b12.status == "untested"
+
+
+def test_b12_screening_has_no_hair_loss_factor(tiny_kb):
+    a = assess(case(age=30, sex="female"), kb=tiny_kb)
+    assert a.b12.probability == pytest.approx(0.1)
+    assert not a.features.hair
+
+
+def test_metformin_duration_uses_per_year_odds_ratio(tiny_kb):
+    known = assess(case(age=60, sex="male", history={
+        "medications": [{"name": "Metformin", "months": 24}]}), kb=tiny_kb)
+    unknown = assess(case(age=60, sex="male", history={
+        "medications": [{"name": "metformin"}]}), kb=tiny_kb)
+    def odds(p: float) -> float:
+        return p / (1 - p)
+    assert odds(known.b12.probability) == pytest.approx(0.1 / 0.9 * 1.5 ** 2)
+    assert odds(unknown.b12.probability) == pytest.approx(0.1 / 0.9 * 3.0)
+
+
+def test_lab_band_likelihood_ratio_and_status(tiny_kb):
+    a = assess(case(age=30, sex="female", labs=[{"test": "b12", "value": 150,
+                                                 "unit": "ng/L"}]), kb=tiny_kb)
+    odds = 0.1 / 0.9 * 10.0
+    assert a.b12.probability == pytest.approx(odds / (1 + odds))
+    assert a.b12.status == "deficient"
+    assert a.b12.decided_by is not None and a.b12.decided_by.test == "b12"
+
+
+@pytest.mark.parametrize(("labs", "status"), [
+    ([("b12", 250, "ng/L")], "indeterminate"),
+    ([("b12", 350, "ng/L")], "indeterminate"),
+    ([("b12", 351, "ng/L")], "not_deficient"),
+    ([("b12", 179.9, "ng/L")], "deficient"),
+    ([("b12", 250, "ng/L"), ("active_b12", 90, "pmol/L")], "not_deficient"),
+    ([("b12", 150, "ng/L"), ("active_b12", 40, "pmol/L")], "indeterminate"),
+    ([("b12", 250, "ng/L"), ("mma", 0.6, "umol/L")], "deficient"),
+    ([("b12", 250, "ng/L"), ("mma", 150, "nmol/L")], "not_deficient"),
+    ([("mma", 0.9, "umol/L")], "deficient"),
+    ([], "untested"),
+])
+def test_status_follows_guideline_bands(tiny_kb, labs, status):
+    lab_lines = [{"test": t, "value": v, "unit": u} for t, v, u in labs]
+    a = assess(case(age=40, sex="female", labs=lab_lines), kb=tiny_kb)
+    assert a.b12.status == status
+
+
+def test_nitrous_oxide_makes_a_normal_b12_indeterminate(tiny_kb):
+    a = assess(case(age=22, sex="male", history={"recreational_nitrous_oxide": True},
+                    labs=[{"test": "b12", "value": 500, "unit": "ng/L"}]), kb=tiny_kb)
+    assert a.b12.status == "indeterminate"
+    # the reassuring band counts only a fifth as much
+    odds = 0.1 / 0.9 * math.exp(0.2 * math.log(0.2 / 0.7))
+    assert a.b12.probability == pytest.approx(odds / (1 + odds))
+
+
+def test_cause_odds_and_lab_band(tiny_kb):
+    a = assess(case(age=30, sex="female", hair={"pattern": "diffuse"},
+                    history={"heavy_periods": True},
+                    labs=[{"test": "ferritin", "value": 10, "unit": "ug/L"}]), kb=tiny_kb)
+    p = {c.id: c.probability for c in a.contributing_causes}
+    odds = 0.25 * 4 * (0.75 / 0.02)
+    assert p["iron_deficiency"] == pytest.approx(odds / (1 + odds))
+    assert a.contributing_causes[0].id == "iron_deficiency"
+
+
+def test_cause_from_type_is_noisy_or(tiny_kb):
+    a = assess(case(age=30, sex="female", hair={"pattern": "patches"}), kb=tiny_kb)
+    t = {x.id: x.probability for x in a.hair_loss_types}
+    c = {x.id: x.probability for x in a.contributing_causes}
+    assert c["autoimmune_disease"] == pytest.approx(1 - 0.9 * (1 - t["alopecia_areata"]))
+
+
+def test_red_flag_supersedes_milder_one(tiny_kb):
+    a = assess(case(age=30, sex="female", history={"diet": "vegan"},
+                    symptoms=["numbness"]), kb=tiny_kb)
+    assert a.triage == "urgent"
+    assert [r.id for r in a.red_flags] == ["neuro"]
+
+
+def test_triage_is_routine_without_rules(tiny_kb):
+    assert assess(case(age=30, sex="female"), kb=tiny_kb).triage == "routine"
+
+
+def test_information_gain_bounds():
+    assert expected_information_gain(0.5, (1.0, 0.0), (0.0, 1.0)) == pytest.approx(1.0)
+    assert expected_information_gain(0.5, (0.5, 0.5), (0.5, 0.5)) == pytest.approx(0.0)
+    assert expected_information_gain(0.0, (1.0, 0.0), (0.0, 1.0)) == 0.0
+    damped = expected_information_gain(0.5, (1.0, 0.0), (0.0, 1.0), damp=0.3)
+    assert 0.0 < damped < 1.0
+
+
+def test_second_line_test_waits_for_first_line(tiny_kb):
+    untested = assess(case(age=40, sex="female", history={"diet": "vegan"}), kb=tiny_kb)
+    names = [t.test for t in untested.next_tests]
+    assert "mma" not in names and names[0] in ("b12", "active_b12")
+    grey = assess(case(age=40, sex="female", labs=[{"test": "b12", "value": 250,
+                                                    "unit": "ng/L"}]), kb=tiny_kb)
+    names = [t.test for t in grey.next_tests]
+    assert "b12" not in names and names[0] in ("active_b12", "mma")
+    n2o = assess(case(age=22, sex="male", history={"recreational_nitrous_oxide": True}),
+                 kb=tiny_kb)
+    names = [t.test for t in n2o.next_tests]
+    assert names[0] == "mma"
+
+
+def test_explanations_name_findings_and_sources(tiny_kb):
+    a = assess(case(age=30, sex="female", hair={"pattern": "diffuse"},
+                    history={"heavy_periods": True}), kb=tiny_kb)
+    ex = a.explanations
+    te = ex["types"]["telogen_effluvium"]
+    assert te[0]["finding"] == "pattern:diffuse" and te[0]["direction"] == "raised"
+    assert te[0]["ref"] == "r1"
+    iron = ex["causes"]["iron_deficiency"]
+    assert iron[0] == {"finding": "heavy_periods:yes", "text": "heavy",
+                       "likelihood_ratio": 4.0, "direction": "raised", "ref": "est",
+                       "evidence": "expert_estimate"}
+    assert any(m["finding"] == "baseline" for m in ex["b12"])
+
+
+def test_unknown_medicine_is_reported_not_ignored(tiny_kb):
+    a = assess(case(age=30, history={"medications": [{"name": "unobtainium"},
+                                                      {"name": "paracetamol"}]}), kb=tiny_kb)
+    assert a.to_dict()["not_used"] == [
+        "medication 'unobtainium' is not in the knowledge base, so it was not taken into account"]

@@ -1,0 +1,126 @@
+"""Invariants of the real engine over random valid cases (Hypothesis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import follicle
+from follicle.case import CODES
+
+B12_RISKS = [
+    ("history", "diet", "vegan"), ("history", "diet", "vegetarian"),
+    ("history", "conditions", "pernicious_anaemia"), ("history", "conditions", "gastrectomy"),
+    ("history", "conditions", "coeliac"), ("history", "conditions", "crohns"),
+    ("history", "conditions", "ileal_resection"), ("history", "conditions", "type1_diabetes"),
+    ("history", "family_conditions", "pernicious_anaemia"),
+    ("history", "medications", "metformin"), ("history", "medications", "omeprazole"),
+    ("history", "medications", "ranitidine"), ("history", "medications", "colchicine"),
+    ("history", "recreational_nitrous_oxide", True), ("history", "pregnant", True),
+    ("symptoms", None, "pins_and_needles"), ("symptoms", None, "sore_tongue"),
+    ("symptoms", None, "numbness"),
+]
+
+
+@st.composite
+def cases(draw: Any) -> dict[str, Any]:
+    c: dict[str, Any] = {"format": "follicle-case/1"}
+    if draw(st.booleans()):
+        c["age"] = draw(st.integers(min_value=0, max_value=100))
+    if draw(st.booleans()):
+        c["sex"] = draw(st.sampled_from(["female", "male"]))
+    if draw(st.booleans()):
+        c["hair"] = {
+            "onset": draw(st.sampled_from(["sudden", "gradual"])),
+            "pattern": draw(st.lists(st.sampled_from(CODES["pattern"]), max_size=2,
+                                     unique=True)),
+            "shedding": draw(st.booleans()),
+            "scalp": draw(st.lists(st.sampled_from(CODES["scalp"]), max_size=2, unique=True)),
+            "duration_months": draw(st.integers(min_value=0, max_value=120)),
+        }
+    history: dict[str, Any] = {}
+    if draw(st.booleans()):
+        history["diet"] = draw(st.sampled_from(CODES["diet"]))
+    history["conditions"] = draw(st.lists(st.sampled_from(CODES["condition"]), max_size=2,
+                                          unique=True))
+    history["events"] = draw(st.lists(st.sampled_from(CODES["event"]), max_size=2,
+                                      unique=True))
+    history["medications"] = [{"name": n} for n in draw(st.lists(
+        st.sampled_from(["metformin", "omeprazole", "lithium", "levothyroxine"]),
+        max_size=2, unique=True))]
+    c["history"] = history
+    c["symptoms"] = draw(st.lists(st.sampled_from(CODES["symptom"]), max_size=3,
+                                  unique=True))
+    if draw(st.booleans()):
+        c["labs"] = [{"test": "b12", "value": draw(st.integers(min_value=50,
+                                                                 max_value=1500)),
+                      "unit": "pg/mL"}]
+    return c
+
+
+@settings(max_examples=150, deadline=None)
+@given(cases())
+def test_probabilities_are_probabilities(c):
+    d = follicle.assess(c).to_dict()
+    types = [t["probability"] for t in d["hair_loss_types"]]
+    assert len(types) == 8 and abs(sum(types) - 1.0) < 1e-4
+    assert all(0.0 <= p <= 1.0 for p in types)
+    assert len(d["contributing_causes"]) == 13
+    assert all(0.0 <= c["probability"] <= 1.0 for c in d["contributing_causes"])
+    assert 0.0 <= d["b12"]["probability"] <= 1.0
+    assert d["triage"] in ("routine", "soon", "urgent")
+    assert all(t in CODES["lab"] for t in d["next_tests"])
+
+
+def _add(c: dict[str, Any], risk: tuple[str, str | None, Any]) -> dict[str, Any]:
+    import copy
+
+    out = copy.deepcopy(c)
+    section, field, value = risk
+    if section == "symptoms":
+        if value not in out["symptoms"]:
+            out["symptoms"].append(value)
+        return out
+    h = out["history"]
+    if field == "medications":
+        if all(m["name"] != value for m in h["medications"]):
+            h["medications"].append({"name": value})
+    elif field in ("conditions", "family_conditions"):
+        h.setdefault(field, [])
+        if value not in h[field]:
+            h[field].append(value)
+    elif field == "diet":
+        h["diet"] = value if h.get("diet") in (None, "omnivore", "pescatarian", value) \
+            else h["diet"]
+    else:
+        h[field] = value
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(cases(), st.sampled_from(B12_RISKS))
+def test_adding_a_b12_risk_factor_never_lowers_b12_probability(c, risk):
+    before = follicle.assess(c).b12.probability
+    after = follicle.assess(_add(c, risk)).b12.probability
+    assert after >= before - 1e-12
+
+
+@settings(max_examples=150, deadline=None)
+@given(cases(), st.integers(min_value=50, max_value=1500), st.integers(min_value=1,
+                                                                        max_value=800))
+def test_a_lower_b12_value_never_lowers_b12_probability(c, value, drop):
+    c = dict(c)
+    high = {**c, "labs": [{"test": "b12", "value": value, "unit": "pg/mL"}]}
+    low = {**c, "labs": [{"test": "b12", "value": max(10, value - drop), "unit": "pg/mL"}]}
+    assert follicle.assess(low).b12.probability >= follicle.assess(high).b12.probability - 1e-12
+
+
+def test_pregnancy_never_lowers_b12_probability_even_with_low_labs():
+    base = {"format": "follicle-case/1", "age": 30, "sex": "female",
+            "labs": [{"test": "b12", "value": 120, "unit": "pg/mL"}]}
+    pregnant = {**base, "history": {"pregnant": True}}
+    assert follicle.assess(pregnant).b12.probability >= follicle.assess(base).b12.probability
+    first = follicle.assess({**pregnant, "labs": []}).next_tests
+    assert [t.test for t in first].index("active_b12") < [t.test for t in first].index("b12")
