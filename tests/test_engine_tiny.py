@@ -8,7 +8,6 @@ import pytest
 
 from follicle.engine.assess import assess
 from follicle.engine.nexttests import expected_information_gain
-
 from tests.helpers import case
 
 

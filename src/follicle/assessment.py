@@ -70,7 +70,7 @@ class Assessment:
         i = self.diff.type_ids.index(type_id)
         scores = self.diff.type_scores
         p = self.diff.type_probs[i]
-        out = []
+        out: list[dict[str, Any]] = []
         for cf in self.diff.findings:
             tl = cf.type_log
             if not any(tl):
@@ -90,12 +90,12 @@ class Assessment:
                 "ref": cf.type_refs.get(type_id, cf.ref), "evidence": cf.evidence,
                 "article": cf.article,
             })
-        out.sort(key=lambda m: -abs(m["change"]))
+        out.sort(key=lambda m: -abs(float(m["change"])))
         return out
 
     def _cause_moves(self, cause_id: str) -> list[dict[str, Any]]:
         st = self.diff.causes[cause_id]
-        out = []
+        out: list[dict[str, Any]] = []
         if cause_id == "b12_deficiency":
             return self._b12_moves()
         for source, text, ll, ref, evidence in st.moves:
@@ -103,7 +103,7 @@ class Assessment:
                         "likelihood_ratio": round(math.exp(ll), 3),
                         "direction": "raised" if ll > 0 else "lowered",
                         "ref": ref, "evidence": evidence})
-        out.sort(key=lambda m: -abs(math.log(m["likelihood_ratio"])))
+        out.sort(key=lambda m: -abs(math.log(float(m["likelihood_ratio"]))))
         return out
 
     def _b12_moves(self) -> list[dict[str, Any]]:
@@ -151,9 +151,8 @@ class Assessment:
             d = kb.labs[lab.test].definition
             labs.append({
                 "test": lab.test, "value": lab.value, "unit": lab.unit,
-                "canonical_value": round(self.features.labs.get(lab.test, 0.0)
-                                         if False else lab.value * kb.labs[lab.test].factors[
-                                             _ukey(lab.unit)], 6),
+                "canonical_value": round(
+                    lab.value * kb.labs[lab.test].factors[_ukey(lab.unit)], 6),
                 "canonical_unit": d.canonical,
                 "loinc": d.loinc[0].code or None,
             })

@@ -37,10 +37,7 @@ def assess(
         from .case import load_case
         from .engine.assess import assess as run
 
-        if case == "-":
-            parsed = load_case("stdin.yaml", sys.stdin.read())
-        else:
-            parsed = load_case(case)
+        parsed = load_case("stdin.yaml", sys.stdin.read()) if case == "-" else load_case(case)
         result = run(parsed)
         if json_out:
             import json

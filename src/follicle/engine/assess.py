@@ -29,7 +29,7 @@ def assess(case: Case | dict[str, Any], *, kb: KnowledgeBase | None = None) -> A
     kb = kb or load_kb()
     parsed = parse_case(case)
     f = extract(parsed, kb)
-    upper = {lab.test: lab.reference_range[1] for lab in parsed.labs
+    upper: dict[str, float] = {lab.test: lab.reference_range[1] for lab in parsed.labs
              if lab.reference_range is not None}
     if "mma" in upper:
         unit_factor = kb.labs["mma"].factors

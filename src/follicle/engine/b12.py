@@ -8,6 +8,7 @@ from the guideline bands alone (NICE NG239 first), never from the probability.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -71,7 +72,7 @@ def _interp_points(points: list[LRPoint], x: float) -> float:
     """log(LR) interpolated linearly in x between points; clamped outside."""
     if x <= points[0].value:
         return math.log(points[0].lr)
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         if x <= b.value:
             t = (x - a.value) / (b.value - a.value)
             return (1 - t) * math.log(a.lr) + t * math.log(b.lr)
@@ -87,7 +88,7 @@ def baseline(kb: KnowledgeBase, age: float | None, sex: str | None) -> float:
         vals = [(p.age, logit(getattr(p, s))) for p in pts]
         if a <= vals[0][0]:
             return vals[0][1]
-        for (x0, y0), (x1, y1) in zip(vals, vals[1:], strict=False):
+        for (x0, y0), (x1, y1) in itertools.pairwise(vals):
             if a <= x1:
                 return y0 + (a - x0) / (x1 - x0) * (y1 - y0)
         return vals[-1][1]
@@ -103,9 +104,9 @@ def _band_status(kb: KnowledgeBase, test: str, value: float) -> list[Interpretat
         for band in g.bands:
             lo, hi = band.bounds()
             # below: strict; "from/to" inclusive of both ends as printed in NICE Table 1
-            if band.below is not None and band.from_ is None and value < band.below or \
-                    band.above is not None and band.to is None and value > band.above or \
-                    band.from_ is not None and lo <= value <= hi:
+            if (band.below is not None and band.from_ is None and value < band.below) or \
+                    (band.above is not None and band.to is None and value > band.above) or \
+                    (band.from_ is not None and lo <= value <= hi):
                 out.append(Interpretation(test, g.id, g.label, band.status or "", g.ref,
                                           g.primary))
                 break

@@ -35,10 +35,11 @@ def expected_information_gain(p: float, p_present: tuple[float, ...],
                               p_absent: tuple[float, ...], damp: float = 1.0) -> float:
     """Expected entropy reduction (bits) about a binary target from a banded test."""
     gain = _h(p)
-    for pp, pa in zip(p_present, p_absent, strict=True):
+    q = 1.0 - p
+    for pp, pa in zip(p_present, p_absent, strict=False):
         if damp != 1.0:  # a misleading test: pull its likelihoods towards each other
-            pp, pa = pa + damp * (pp - pa), pa
-        pb = p * pp + (1.0 - p) * pa
+            pp = pa + damp * (pp - pa)
+        pb = p * pp + q * pa
         if pb > 0.0:
             gain -= pb * _h(p * pp / pb)
     return max(gain, 0.0)

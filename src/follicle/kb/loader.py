@@ -23,11 +23,11 @@ from . import schema as S
 from .source import load_yaml_file, locate
 
 __all__ = [
+    "VERSIONS",
     "CompiledFinding",
     "CompiledInforms",
     "CompiledLab",
     "KnowledgeBase",
-    "VERSIONS",
     "check_kb",
     "kb_dir",
     "load_kb",
@@ -185,6 +185,11 @@ def _sourced(value: float | S.SourcedLR, ref: str) -> tuple[float, str]:
 
 def load_kb(version: str | None = None) -> KnowledgeBase:
     """Load and compile a knowledge-base version; raises KnowledgeError naming file:line."""
+    return _load_kb(version, os.environ.get("FOLLICLE_KB_DIR"))
+
+
+@cache
+def _load_kb(version: str | None, _override: str | None) -> KnowledgeBase:
     return load_kb_dir(kb_dir(version), version or LATEST)
 
 
@@ -226,16 +231,16 @@ def load_kb_dir(directory: Path, version: str = "custom") -> KnowledgeBase:
         logs = [0.0] * len(type_ids)
         type_refs: dict[str, str] = {}
         for tid, value in f.types.items():
-            lr, ref = _sourced(value, f.ref)
+            lr, source = _sourced(value, f.ref)
             if tid in type_index:
                 logs[type_index[tid]] = math.log(lr)
-            type_refs[tid] = ref
+            type_refs[tid] = source
         cause_log: dict[str, float] = {}
         cause_refs: dict[str, str] = {}
         for cid, value in f.causes.items():
-            lr, ref = _sourced(value, f.ref)
+            lr, source = _sourced(value, f.ref)
             cause_log[cid] = math.log(lr)
-            cause_refs[cid] = ref
+            cause_refs[cid] = source
         cf = CompiledFinding(
             id=f.id or f.key, key=f.key, only=f.only, text=f.text, ref=f.ref,
             evidence=f.evidence, article=f.article, type_log=tuple(logs),
@@ -292,10 +297,10 @@ def _iter_refs(kb: KnowledgeBase) -> Iterable[tuple[str, str]]:
     for t in kb.types:
         if t.triage_soon_at:
             yield f"types.yaml {t.id}.triage_soon_at", t.triage_soon_at.ref
-    for c in kb.causes:
-        for part in (c.prior, c.from_types, c.stake):
+    for cause in kb.causes:
+        for part in (cause.prior, cause.from_types, cause.stake):
             if part is not None:
-                yield f"causes.yaml {c.id}", part.ref
+                yield f"causes.yaml {cause.id}", part.ref
     for f in kb.findings:
         yield f"findings.yaml {f.id}", f.ref
         for r in (*f.type_refs.values(), *f.cause_refs.values()):
@@ -309,8 +314,8 @@ def _iter_refs(kb: KnowledgeBase) -> Iterable[tuple[str, str]]:
             yield f"labs.yaml {d.id}.guidelines.{g.id}", g.ref
         for i in d.informs:
             yield f"labs.yaml {d.id}.informs.{i.target}", i.ref
-        for c in d.caution:
-            yield f"labs.yaml {d.id}.caution.{c.when}", c.ref
+        for caution in d.caution:
+            yield f"labs.yaml {d.id}.caution.{caution.when}", caution.ref
     yield "b12.yaml hair_loss", kb.b12.hair_loss.ref
     yield "b12.yaml durations.metformin", kb.b12.durations.metformin.ref
     yield "b12.yaml durations.ppi", kb.b12.durations.ppi.ref
@@ -336,9 +341,9 @@ def check_kb(version: str | None = None, directory: Path | None = None,
     def bad(message: str, where: str) -> None:
         problems.append(ErrorDetail(message, where))
 
-    for where, ref in _iter_refs(kb):
-        if ref not in kb.references:
-            bad(f"reference {ref!r} does not resolve", where)
+    for where, ref_id in _iter_refs(kb):
+        if ref_id not in kb.references:
+            bad(f"reference {ref_id!r} does not resolve", where)
 
     spec_types = set(CODES["type"])
     if set(kb.type_ids) != spec_types:
@@ -349,21 +354,21 @@ def check_kb(version: str | None = None, directory: Path | None = None,
     for g, probs in kb.raw["types"]["priors"]["groups"].items():
         if set(probs) != set(kb.type_ids):
             bad("every type needs a prior", f"types.yaml priors.{g}")
-    for c in kb.causes:
-        if c.id != "b12_deficiency" and c.prior is None:
-            bad("a cause needs a prior", f"causes.yaml {c.id}")
-        if c.from_types:
-            for t in c.from_types.weights():
+    for cause in kb.causes:
+        if cause.id != "b12_deficiency" and cause.prior is None:
+            bad("a cause needs a prior", f"causes.yaml {cause.id}")
+        if cause.from_types:
+            for t in cause.from_types.weights():
                 if t not in kb.type_ids:
-                    bad(f"unknown type {t!r}", f"causes.yaml {c.id}.from_types")
+                    bad(f"unknown type {t!r}", f"causes.yaml {cause.id}.from_types")
 
     for f in kb.findings:
         for t in f.type_refs:
             if t not in kb.type_ids:
                 bad(f"unknown type {t!r}", f"findings.yaml {f.id}")
-        for c in f.cause_log:
-            if c not in kb.cause_ids:
-                bad(f"unknown cause {c!r}", f"findings.yaml {f.id}")
+        for cid in f.cause_log:
+            if cid not in kb.cause_ids:
+                bad(f"unknown cause {cid!r}", f"findings.yaml {f.id}")
     ids = [f.id for f in kb.findings]
     for dup in {i for i in ids if ids.count(i) > 1}:
         bad(f"duplicate finding id {dup!r} (give variants an id)", "findings.yaml")
@@ -405,10 +410,10 @@ def check_kb(version: str | None = None, directory: Path | None = None,
         if cls != "none" and f"med:{cls}" not in kb.findings_by_key:
             bad(f"no finding for medicine class {cls!r}", "medications.yaml")
     for key, factor in kb.b12_factors.items():
-        if key.startswith(("symptom:", "condition:", "diet:", "family_condition:")) or \
-                key.endswith(":yes"):
-            if factor.odds_ratio < 1 and not key.startswith(("supplement:", "med:b12")):
-                bad("a risk factor's odds ratio must be >= 1", f"b12.yaml {key}")
+        risk = key.startswith(("symptom:", "condition:", "diet:", "family_condition:")) or \
+            key.endswith(":yes")
+        if risk and factor.odds_ratio < 1:
+            bad("a risk factor's odds ratio must be >= 1", f"b12.yaml {key}")
     pop = kb.population.factors
     for name in ("metformin", "ppi", "h2ra"):
         if getattr(pop, name).odds_ratio < 1:

@@ -57,7 +57,7 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_seque
 def load_yaml_file(path: Path) -> Any:
     """Parse one YAML file, keeping line numbers on every mapping and list."""
     with path.open("rb") as fh:
-        return yaml.load(fh, Loader=_LineLoader)  # noqa: S506 - a safe loader subclass
+        return yaml.load(fh, Loader=_LineLoader)
 
 
 def locate(root: Any, loc: tuple[str | int, ...]) -> tuple[int, str]:

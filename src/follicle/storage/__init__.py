@@ -47,9 +47,7 @@ def _now() -> dt.datetime:
 
 
 def _followup_out(row: FollowupRow) -> dict[str, Any]:
-    out = dict(row.data)
-    out["date"] = row.date.isoformat()
-    return out
+    return {"date": row.date.isoformat(), **row.data}
 
 
 class Store:

@@ -14,3 +14,7 @@ from ..settings import Settings
 Installer = Callable[[FastAPI, Settings], None]
 
 INSTALLERS: list[Installer] = []
+
+from ..api.routes import install as _install_api  # noqa: E402  (REST API v1, storage)
+
+INSTALLERS.append(_install_api)

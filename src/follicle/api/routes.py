@@ -1,0 +1,324 @@
+"""REST API v1: assess, saved assessments, follow-ups, knowledge, questionnaire, FHIR.
+
+Every saved-assessment route needs `Authorization: Bearer TOKEN`; a missing or wrong
+token and an unknown id all answer the same 404, so ids cannot be enumerated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from functools import cache
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import CaseError
+from ..settings import Settings
+from . import schemas as S
+from .errors import api_error, install_error_handlers
+
+__all__ = ["install", "router"]
+
+log = logging.getLogger("follicle.api")
+router = APIRouter(prefix="/api/v1")
+
+NOT_FOUND = {404: {"model": S.ErrorResponse, "description": "Unknown id or wrong token"}}
+INVALID = {422: {"model": S.ErrorResponse, "description": "Invalid input; names the field"},
+           413: {"model": S.ErrorResponse, "description": "Request body too large"}}
+AUTH_PARAM = [{"name": "Authorization", "in": "header", "required": False,
+               "schema": {"type": "string"},
+               "description": "`Bearer TOKEN` (the token returned when saving)"}]
+
+
+class BodyError(CaseError):
+    """The request body is not JSON, or not the JSON object expected."""
+
+    code = "invalid_request"
+
+
+def _json_body(name: str) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}}
+
+
+async def _read_json(request: Request) -> Any:
+    raw = await request.body()
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if ctype and ctype != "application/json" and not ctype.endswith("+json"):
+        raise BodyError("the request body must be JSON (Content-Type: application/json)")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BodyError("the request body is not valid JSON") from None
+
+
+def _case_and_assessment(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    from .. import assess
+    from ..case import parse_case
+
+    case = parse_case(data)
+    clean = case.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    clean["format"] = case.format
+    return clean, assess(case).to_dict()
+
+
+def _token(request: Request) -> str:
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def _store(request: Request) -> Any:
+    store = getattr(request.app.state, "follicle_store", None)
+    if store is None:
+        from ..storage import get_store
+
+        store = get_store(request.app.state.settings.database_url)
+        request.app.state.follicle_store = store
+    return store
+
+
+def _not_found() -> JSONResponse:
+    return api_error(404, "not found")
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(_dumps(data), status_code=status, media_type="application/json")
+
+
+# -- assess --------------------------------------------------------------------------
+
+@router.post("/assess", tags=["assess"], summary="Assess a case (stores nothing)",
+             response_model=S.AssessmentOut, responses=INVALID,
+             openapi_extra=_json_body("CaseIn"))
+async def assess_case(request: Request) -> Response:
+    """Body: a `follicle-case/1` document; answer: the `follicle-assessment/1` document."""
+    data = await _read_json(request)
+    _case, assessment = _case_and_assessment(data)
+    return _json(assessment)
+
+
+# -- saved assessments ----------------------------------------------------------------
+
+@router.post("/assessments", status_code=201, tags=["saved"],
+             summary="Assess and save; returns id and access token (shown once)",
+             response_model=S.SavedOut, responses=INVALID,
+             openapi_extra=_json_body("CaseIn"))
+async def save_assessment(request: Request) -> Response:
+    data = await _read_json(request)
+    case, assessment = _case_and_assessment(data)
+    id, token = await run_in_threadpool(_store(request).save_assessment, case, assessment)
+    return _json({"id": id, "token": token, "assessment": assessment}, 201)
+
+
+@router.get("/assessments/{id}", tags=["saved"], summary="A saved assessment",
+            response_model=S.SavedAssessmentOut, responses=NOT_FOUND,
+            openapi_extra={"parameters": AUTH_PARAM})
+async def get_assessment(id: str, request: Request) -> Response:
+    saved = await run_in_threadpool(_store(request).get_assessment, id, _token(request))
+    if saved is None:
+        return _not_found()
+    return _json({"id": saved.id, "created_at": saved.created_at.isoformat(),
+                  "case": saved.case, "assessment": saved.assessment,
+                  "followups": saved.followups})
+
+
+@router.delete("/assessments/{id}", status_code=204, tags=["saved"],
+               summary="Delete a saved assessment and its follow-ups for good",
+               responses={**NOT_FOUND, 204: {"description": "Deleted"}},
+               openapi_extra={"parameters": AUTH_PARAM})
+async def delete_assessment(id: str, request: Request) -> Response:
+    ok = await run_in_threadpool(_store(request).delete_assessment, id, _token(request))
+    return Response(status_code=204) if ok else _not_found()
+
+
+@router.post("/assessments/{id}/followups", status_code=201, tags=["tracker"],
+             summary="Log a dated follow-up (hair count, treatment change, new labs)",
+             response_model=S.FollowupOut, responses={**NOT_FOUND, **INVALID},
+             openapi_extra={**_json_body("FollowupIn"), "parameters": AUTH_PARAM})
+async def add_followup(id: str, request: Request) -> Response:
+    data = await _read_json(request)
+    from ..tracker import parse_followup
+
+    parse_followup(data)  # validate before touching the store (same answer for any id)
+    clean = await run_in_threadpool(_store(request).add_followup, id, _token(request), data)
+    return _not_found() if clean is None else _json(clean, 201)
+
+
+@router.get("/assessments/{id}/timeline", tags=["tracker"],
+            summary="Follow-ups in date order and the trend verdict",
+            response_model=S.TimelineOut, responses=NOT_FOUND,
+            openapi_extra={"parameters": AUTH_PARAM})
+async def timeline(id: str, request: Request) -> Response:
+    result = await run_in_threadpool(_store(request).timeline, id, _token(request))
+    return _not_found() if result is None else _json(result)
+
+
+@router.get("/assessments/{id}/chart.svg", tags=["tracker"],
+            summary="SVG chart of hair counts over time, treatment start marked",
+            responses={**NOT_FOUND, 200: {"content": {"image/svg+xml": {}}}},
+            openapi_extra={"parameters": AUTH_PARAM})
+async def chart(id: str, request: Request) -> Response:
+    result = await run_in_threadpool(_store(request).timeline, id, _token(request))
+    if result is None:
+        return _not_found()
+    from ..tracker import svg_chart
+
+    return Response(svg_chart(result["followups"], result["verdict"]),
+                    media_type="image/svg+xml")
+
+
+@router.get("/assessments/{id}/fhir", tags=["fhir"],
+            summary="Export as a FHIR R4B Bundle (QuestionnaireResponse, Observations, "
+                    "RiskAssessment)",
+            responses={**NOT_FOUND, 200: {"content": {"application/fhir+json": {}}}},
+            openapi_extra={"parameters": AUTH_PARAM})
+async def export_fhir(id: str, request: Request) -> Response:
+    saved = await run_in_threadpool(_store(request).get_assessment, id, _token(request))
+    if saved is None:
+        return _not_found()
+    from ..fhir import export_bundle
+
+    bundle = await run_in_threadpool(export_bundle, saved)
+    return Response(_dumps(bundle), media_type="application/fhir+json")
+
+
+@router.post("/fhir/labs", tags=["fhir"],
+             summary="Import lab results from a FHIR Bundle, Observation or list of them",
+             response_model=S.FhirLabsOut, responses=INVALID,
+             openapi_extra=_json_body("FhirLabsIn"))
+async def import_fhir_labs(request: Request) -> Response:
+    """Body `{"fhir": Bundle | Observation | [Observation], "case": optional case}`.
+
+    Answers the lab lines found, what was skipped and why, and the case with the labs
+    added (when a case was given).
+    """
+    data = await _read_json(request)
+    if not isinstance(data, dict) or "fhir" not in data:
+        raise BodyError("required field is missing", path="fhir")
+    extra = set(data) - {"fhir", "case"}
+    if extra:
+        raise BodyError("unknown field", path=sorted(extra)[0])
+    from ..fhir import labs_from_fhir
+
+    labs, skipped = labs_from_fhir(data["fhir"])
+    merged = None
+    if data.get("case") is not None:
+        from ..case import parse_case
+
+        base = data["case"]
+        if not isinstance(base, dict):
+            raise CaseError("must be a follicle-case/1 object", path="case")
+        merged = {**base, "labs": list(base.get("labs") or []) + labs}
+        case = parse_case(merged)
+        merged = case.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        merged["format"] = case.format
+    return _json({"labs": labs, "skipped": skipped, "case": merged})
+
+
+# -- knowledge and questionnaire --------------------------------------------------------
+
+@cache
+def _knowledge(kind: str) -> bytes:
+    from ..kb.loader import load_kb
+
+    kb = load_kb()
+    items: list[dict[str, Any]]
+    if kind == "types":
+        items = [t.model_dump(mode="json", exclude_none=True) for t in kb.types]
+    elif kind == "causes":
+        items = [c.model_dump(mode="json", exclude_none=True) for c in kb.causes]
+    elif kind == "tests":
+        items = [{"id": t, "name": lab.definition.name, "plain": lab.definition.plain,
+                  "loinc": [lc.model_dump() for lc in lab.definition.loinc],
+                  "canonical_unit": lab.definition.canonical,
+                  "units": [{"unit": u.unit, "ucum": u.ucum} for u in lab.definition.units],
+                  "plausible": {"min": lab.definition.plausible.min,
+                                "max": lab.definition.plausible.max},
+                  "guidelines": [{"id": g.id, "label": g.label, "ref": g.ref}
+                                 for g in lab.definition.guidelines]}
+                 for t, lab in kb.labs.items()]
+    else:
+        items = [r.model_dump(mode="json", exclude_none=True) for r in kb.references.values()]
+    return _dumps({"kb_version": kb.version, kind: items})
+
+
+for _kind in ("types", "causes", "tests", "references"):
+    def _make(kind: str) -> None:
+        @router.get(f"/knowledge/{kind}", tags=["knowledge"],
+                    summary=f"Knowledge base: {kind}", response_model=S.KnowledgeOut,
+                    name=f"knowledge_{kind}")
+        async def knowledge() -> Response:
+            return Response(_knowledge(kind), media_type="application/json")
+
+    _make(_kind)
+
+
+@cache
+def _questionnaire(fmt: str) -> bytes:
+    from ..fhir import questionnaire
+
+    q = questionnaire()
+    if fmt == "fhir":
+        return _dumps(q)
+    return _dumps({"format": "follicle-questionnaire/1", "case_format": "follicle-case/1",
+                   "fhir_url": q["url"], "items": q["item"]})
+
+
+@router.get("/questionnaire", tags=["knowledge"],
+            summary="The case questions (format=fhir: a FHIR R4B Questionnaire)",
+            responses={200: {"content": {"application/json": {},
+                                         "application/fhir+json": {}}}, **INVALID})
+async def get_questionnaire(format: S.QuestionnaireFormat = "json") -> Response:
+    if format == "fhir":
+        return Response(_questionnaire("fhir"), media_type="application/fhir+json")
+    return Response(_questionnaire("json"), media_type="application/json")
+
+
+# -- logging middleware and install ----------------------------------------------------
+
+class AccessLog:
+    """One structured (JSON) log line per API request: route, status, time. No bodies."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not log.isEnabledFor(logging.INFO) \
+                or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def wrapped(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, wrapped)
+        finally:
+            route = scope.get("route")
+            log.info(json.dumps({
+                "event": "api_request", "method": scope["method"],
+                "route": getattr(route, "path", "unmatched"), "status": status,
+                "ms": round((time.perf_counter() - start) * 1000, 2)}))
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the API routes, the error handlers and the access log to the app."""
+    app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(AccessLog)
+    S.add_components(app)

@@ -1,0 +1,79 @@
+"""The knowledge base: valid, every number sourced, errors that name file, line and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from follicle.errors import KnowledgeError
+from follicle.kb.loader import check_kb, kb_dir, load_kb_dir
+
+
+def test_real_knowledge_base_is_clean():
+    problems = check_kb()
+    assert problems == [], "\n".join(str(p) for p in problems)
+
+
+@pytest.fixture
+def kb_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "kb"
+    shutil.copytree(kb_dir(), target)
+    return target
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_number_without_source_fails_naming_file_line_and_key(kb_copy):
+    _edit(kb_copy / "findings.yaml", "    ref: phillips2017\n", "")
+    with pytest.raises(KnowledgeError) as info:
+        load_kb_dir(kb_copy)
+    detail = info.value.details[0]
+    assert detail.path.startswith("findings.yaml:")
+    line = int(detail.path.split(":")[1].split()[0])
+    assert line > 1 and "findings.0.ref" in detail.path
+    assert "Field required" in detail.message
+
+
+def test_typo_in_a_key_is_an_error(kb_copy):
+    _edit(kb_copy / "labs.yaml", "    canonical: ng/L", "    canonicle: ng/L")
+    with pytest.raises(KnowledgeError, match=r"labs\.yaml:\d+ tests\.0\.canonicle"):
+        load_kb_dir(kb_copy)
+
+
+def test_unresolved_reference_is_reported(kb_copy):
+    _edit(kb_copy / "b12.yaml", "ref: aroda2016", "ref: aroda2099")
+    problems = [str(p) for p in check_kb(directory=kb_copy)]
+    assert any("'aroda2099' does not resolve" in p and "b12.yaml" in p for p in problems)
+
+
+def test_bands_must_be_probabilities_that_sum_to_one(kb_copy):
+    _edit(kb_copy / "labs.yaml", "{below: 16, p_present: 0.74, p_absent: 0.02}",
+          "{below: 16, p_present: 0.94, p_absent: 0.02}")
+    problems = [str(p) for p in check_kb(directory=kb_copy)]
+    assert any("p_present sums to" in p for p in problems)
+
+
+def test_missing_code_coverage_is_reported(kb_copy):
+    _edit(kb_copy / "findings.yaml", '  - {key: "symptom:tremor"', '  - {key: "symptom:tremors"')
+    problems = [str(p) for p in check_kb(directory=kb_copy)]
+    assert any("no finding covers case code 'symptom:tremor'" in p for p in problems)
+
+
+def test_unknown_predicate_is_reported(kb_copy):
+    _edit(kb_copy / "triage.yaml", "    when: {b12_status: [deficient]}",
+          "    when: {b12_state: [deficient]}")
+    problems = [str(p) for p in check_kb(directory=kb_copy)]
+    assert any("unknown predicate" in p and "b12_deficient" in p for p in problems)
+
+
+def test_expert_estimates_are_labelled():
+    kb = load_kb_dir(kb_dir())
+    assert kb.references["follicle_expert"].kind == "expert_estimate"
+    for f in kb.findings:
+        assert f.evidence in ("measured", "derived", "expert_estimate", "computed")
