@@ -65,6 +65,10 @@ def print_report(a: Assessment, console: Console) -> None:
     for i in b["interpretations"]:
         if not i["primary"]:
             b12_text += f"\nFor comparison, {i['label']}: {i['status'].replace('_', ' ')}"
+    ask = [t["name"] for t in d["next_test_details"]
+           if any(i["target"] == "b12" for i in t["informs"])][:2]
+    if ask and b["status"] in ("untested", "indeterminate"):
+        b12_text += f"\nWhat to ask your doctor for: {esc(' or '.join(ask))}"
     for note in b["notes"]:
         b12_text += f"\n[yellow]Note:[/yellow] {esc(note)}"
     console.print(Panel(b12_text, title="Is it vitamin B12?", border_style="cyan"))
