@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from follicle.kb.loader import KnowledgeBase, load_kb, load_kb_dir
+
+# tests copy and edit knowledge files in temporary folders: keep them out of the user cache
+os.environ["FOLLICLE_NO_KB_CACHE"] = "1"
 
 TINY = Path(__file__).parent / "fixtures" / "tiny_kb"
 

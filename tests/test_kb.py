@@ -49,7 +49,7 @@ def test_typo_in_a_key_is_an_error(kb_copy):
 def test_unresolved_reference_is_reported(kb_copy):
     _edit(kb_copy / "b12.yaml", "ref: aroda2016", "ref: aroda2099")
     problems = [str(p) for p in check_kb(directory=kb_copy)]
-    assert any("'aroda2099' does not resolve" in p and "b12.yaml" in p for p in problems)
+    assert any("'aroda2099' does not resolve" in p and "b12.yaml:" in p for p in problems)
 
 
 def test_bands_must_be_probabilities_that_sum_to_one(kb_copy):
@@ -69,7 +69,8 @@ def test_unknown_predicate_is_reported(kb_copy):
     _edit(kb_copy / "triage.yaml", "    when: {b12_status: [deficient]}",
           "    when: {b12_state: [deficient]}")
     problems = [str(p) for p in check_kb(directory=kb_copy)]
-    assert any("unknown predicate" in p and "b12_deficient" in p for p in problems)
+    assert any("unknown predicate" in p and "triage.yaml:" in p and "b12_deficient" in p
+               for p in problems)
 
 
 def test_expert_estimates_are_labelled():
@@ -77,3 +78,17 @@ def test_expert_estimates_are_labelled():
     assert kb.references["follicle_expert"].kind == "expert_estimate"
     for f in kb.findings:
         assert f.evidence in ("measured", "derived", "expert_estimate", "computed")
+
+
+def test_compiled_cache_is_reused_and_invalidated(kb_copy, tmp_path, monkeypatch):
+    monkeypatch.delenv("FOLLICLE_NO_KB_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = load_kb_dir.__wrapped__(kb_copy, "t")
+    files = list((tmp_path / "cache" / "follicle").glob("kb-t-*.pickle"))
+    assert len(files) == 1
+    again = load_kb_dir.__wrapped__(kb_copy, "t")
+    assert again.type_ids == first.type_ids and again is not first
+    _edit(kb_copy / "types.yaml", "name: Telogen effluvium", "name: TE")
+    changed = load_kb_dir.__wrapped__(kb_copy, "t")
+    assert any(t.name == "TE" for t in changed.types)
+    assert len(list((tmp_path / "cache" / "follicle").glob("kb-t-*.pickle"))) == 2

@@ -92,9 +92,8 @@ def _path(loc: Sequence[Any]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif str(part).startswith(("function-", "literal[", "tuple[", "list[", "str",
-                                   "int", "date", "union[")):
-            continue
+        elif "[" in str(part) or str(part).startswith("function-"):
+            continue  # pydantic's validator / union tags, not field names
         else:
             out += ("." if out else "") + str(part)
     return out

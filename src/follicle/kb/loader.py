@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ErrorDetail, KnowledgeError
 from . import schema as S
-from .source import load_yaml_file, locate
+from .source import LineDict, LineList, load_yaml_file, locate
 
 __all__ = [
     "VERSIONS",
@@ -193,9 +193,59 @@ def _load_kb(version: str | None, _override: str | None) -> KnowledgeBase:
     return load_kb_dir(kb_dir(version), version or LATEST)
 
 
+def _signature(directory: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256(str(directory.resolve()).encode())
+    for path in sorted(directory.rglob("*.yaml")):
+        st = path.stat()
+        h.update(f"{path.relative_to(directory)}:{st.st_mtime_ns}:{st.st_size}".encode())
+    from .._version import __version__
+
+    h.update(__version__.encode())
+    return h.hexdigest()[:32]
+
+
+def _cache_path(directory: Path, version: str) -> Path | None:
+    if os.environ.get("FOLLICLE_NO_KB_CACHE"):
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "follicle"
+    return base / f"kb-{version}-{_signature(directory)}.pickle"
+
+
 @cache
 def load_kb_dir(directory: Path, version: str = "custom") -> KnowledgeBase:
-    """Load and compile the knowledge files in one directory (cached per directory)."""
+    """Load and compile the knowledge files in one directory (cached per directory).
+
+    The compiled result is also kept in a pickle under ~/.cache/follicle, keyed by the
+    files' names, sizes and modification times, so the command line starts fast; any
+    change to a file makes a new key.
+    """
+    import pickle
+
+    cache_file = _cache_path(directory, version)
+    if cache_file is not None and cache_file.exists():
+        try:
+            with cache_file.open("rb") as fh:
+                kb = pickle.load(fh)  # noqa: S301 - our own cache file
+            if isinstance(kb, KnowledgeBase):
+                return kb
+        except Exception:  # noqa: BLE001 - a stale or partial cache is rebuilt
+            pass
+    kb = _compile_dir(directory, version)
+    if cache_file is not None:
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(kb, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(cache_file)
+        except OSError:
+            pass
+    return kb
+
+
+def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
     raw: dict[str, Any] = {}
 
     def read(name: str, model: type[M]) -> M:
@@ -439,4 +489,37 @@ def check_kb(version: str | None = None, directory: Path | None = None,
 
             for msg in validate_predicate(f.only, kb):
                 bad(msg, f"findings.yaml {f.id}.only")
-    return problems
+    return [_with_line(kb, p) for p in problems]
+
+
+def _entry_lines(data: Any) -> dict[str, int]:
+    """Line of every list entry that has an `id` or `key` (and of mapping keys)."""
+    out: dict[str, int] = {}
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, LineDict):
+            for k, v in node.items():
+                out.setdefault(k, node.lines.get(k, 0))
+                stack.append(v)
+        elif isinstance(node, LineList):
+            for item, line in zip(node, node.lines, strict=True):
+                if isinstance(item, dict):
+                    for name in ("id", "key"):
+                        if isinstance(item.get(name), str):
+                            out.setdefault(item[name], line)
+                stack.append(item)
+    return out
+
+
+def _with_line(kb: KnowledgeBase, problem: ErrorDetail) -> ErrorDetail:
+    """Add the line number to a `file.yaml ident` location when the entry can be found."""
+    file, _, rest = problem.path.partition(" ")
+    stem = file.removesuffix(".yaml")
+    if not rest or stem not in kb.raw or ":" in file:
+        return problem
+    ident = rest.split(".")[0]
+    line = _entry_lines(kb.raw[stem]).get(ident) or _entry_lines(kb.raw[stem]).get(rest)
+    if not line:
+        return problem
+    return ErrorDetail(problem.message, f"{file}:{line} {rest}", problem.allowed)
