@@ -31,15 +31,14 @@ B12_INDETERMINATE_MAX = 350.0
 MMA_HIGH = 0.45
 OUTCOME_TEXT = "serum B12 < 180 pg/mL, or B12 <= 350 pg/mL with MMA > 0.45 umol/L"
 
-# Knots of the piecewise-linear terms. They are also the points written to the knowledge file.
-AGE_KNOTS = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0)
-MCV_KNOTS = (70.0, 80.0, 90.0, 95.0, 100.0, 105.0, 110.0, 120.0)
-MCV_REF = 90.0
-HB_KNOTS = {  # g/L
+# Points written to the knowledge file (the fitted terms are piecewise linear with knots that
+# are a subset of these points, so log-linear interpolation between the points is exact).
+AGE_POINTS = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0)
+MCV_POINTS = (85.0, 90.0, 95.0, 100.0, 105.0, 110.0, 115.0, 120.0)
+HB_POINTS = {  # g/L
     "female": (90.0, 100.0, 110.0, 120.0, 130.0, 140.0, 150.0, 160.0),
     "male": (100.0, 110.0, 120.0, 130.0, 140.0, 150.0, 160.0, 170.0),
 }
-HB_REF = {"female": 135.0, "male": 150.0}
 FACTORS = ("metformin", "ppi", "h2ra", "b12_supplement")
 FACTOR_COLUMNS = {
     "metformin": "rx_metformin",
@@ -50,11 +49,13 @@ FACTOR_COLUMNS = {
 
 
 def data_csv() -> Path:
-    """The participant CSV: $FOLLICLE_NHANES_CSV, else ../shared/data/nhanes_b12/ beside the repo."""
+    """The participant CSV: $FOLLICLE_NHANES_CSV, else ../shared/data/nhanes_b12/ by the repo."""
     env = os.environ.get("FOLLICLE_NHANES_CSV")
     if env:
         return Path(env).expanduser().resolve()
-    return (REPO_ROOT / ".." / "shared" / "data" / "nhanes_b12" / "nhanes_b12_participants.csv").resolve()
+    return (
+        REPO_ROOT / ".." / "shared" / "data" / "nhanes_b12" / "nhanes_b12_participants.csv"
+    ).resolve()
 
 
 # --------------------------------------------------------------------------------------------
@@ -62,8 +63,17 @@ def data_csv() -> Path:
 # --------------------------------------------------------------------------------------------
 
 NUMERIC = (
-    "age_years", "pregnant", "b12_pg_ml", "mma_umol_l", "mcv_fl", "hgb_g_dl",
-    "rx_metformin", "rx_ppi", "rx_h2ra", "rx_b12", "supp_b12",
+    "age_years",
+    "pregnant",
+    "b12_pg_ml",
+    "mma_umol_l",
+    "mcv_fl",
+    "hgb_g_dl",
+    "rx_metformin",
+    "rx_ppi",
+    "rx_h2ra",
+    "rx_b12",
+    "supp_b12",
 )
 
 
@@ -72,7 +82,7 @@ def _num(x: str) -> float:
 
 
 def load_participants(cycles: Sequence[str], path: Path | None = None) -> dict[str, np.ndarray]:
-    """Rows of the requested cycles only, as column arrays (numeric columns as float, NaN = empty)."""
+    """Rows of the requested cycles only, as column arrays (numbers as float, NaN = empty)."""
     wanted = set(cycles)
     cols: dict[str, list] = {c: [] for c in ("cycle", "SEQN", "sex", *NUMERIC)}
     with open(path or data_csv(), newline="", encoding="utf-8") as fh:
@@ -96,7 +106,9 @@ def subset(d: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
     return {k: v[mask] for k, v in d.items()}
 
 
-def population_mask(d: dict[str, np.ndarray], *, exclude_unknown_pregnancy_1999: bool) -> np.ndarray:
+def population_mask(
+    d: dict[str, np.ndarray], *, exclude_unknown_pregnancy_1999: bool
+) -> np.ndarray:
     """Adults (age >= 20), not pregnant.
 
     In 1999-2000 pregnancy status is not available (see the data README); women aged 20-44 of that
@@ -138,6 +150,7 @@ def outcome(b12: np.ndarray, mma: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Logistic regression (penalised, optional bounds), numpy/scipy only
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class LogitFit:
@@ -195,7 +208,11 @@ def fit_logistic(
                 break
     else:
         res = optimize.minimize(
-            nll, start, jac=True, method="L-BFGS-B", bounds=bounds,
+            nll,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
             options={"maxiter": 20000, "maxfun": 40000, "ftol": 1e-14, "gtol": 1e-9},
         )
         b = res.x
@@ -219,6 +236,7 @@ def second_difference_penalty(k: int) -> np.ndarray:
 # Piecewise-linear bases (values at knots; constant beyond the outer knots = clamping)
 # --------------------------------------------------------------------------------------------
 
+
 def hat_basis(x: np.ndarray, knots: Sequence[float]) -> np.ndarray:
     """B[i, k] such that B @ v linearly interpolates values v at knots, clamped outside."""
     t = np.asarray(knots, float)
@@ -240,6 +258,7 @@ def interp_clamped(x: np.ndarray, xs: Sequence[float], ys: Sequence[float]) -> n
 # The knowledge-file formula
 # --------------------------------------------------------------------------------------------
 
+
 def kb_predict(kb: dict, d: dict[str, np.ndarray]) -> np.ndarray:
     """Probability from a follicle-kb/b12-population/1 mapping, exactly as the file describes it.
 
@@ -251,21 +270,30 @@ def kb_predict(kb: dict, d: dict[str, np.ndarray]) -> np.ndarray:
     logit_f = [special.logit(pt["female"]) for pt in kb["baseline"]]
     logit_m = [special.logit(pt["male"]) for pt in kb["baseline"]]
     female = d["female"] == 1
-    eta = np.where(female, interp_clamped(d["age_years"], ages, logit_f),
-                   interp_clamped(d["age_years"], ages, logit_m))
+    eta = np.where(
+        female,
+        interp_clamped(d["age_years"], ages, logit_f),
+        interp_clamped(d["age_years"], ages, logit_m),
+    )
     for name in FACTORS:
         eta = eta + d[name] * math.log(kb["factors"][name]["odds_ratio"])
     mcv_pts = kb["labs"]["mcv"]["points"]
     mcv = d["mcv_fl"]
-    lr = interp_clamped(np.nan_to_num(mcv, nan=90.0), [p["value"] for p in mcv_pts],
-                        [math.log(p["lr"]) for p in mcv_pts])
+    lr = interp_clamped(
+        np.nan_to_num(mcv, nan=90.0),
+        [p["value"] for p in mcv_pts],
+        [math.log(p["lr"]) for p in mcv_pts],
+    )
     eta = eta + np.where(np.isnan(mcv), 0.0, lr)
     hb = d["hb_g_l"]
     hb_term = np.zeros(len(hb))
     for sex_key, mask in (("female", female), ("male", ~female)):
         pts = kb["labs"]["hemoglobin"][sex_key]
-        v = interp_clamped(np.nan_to_num(hb, nan=140.0), [p["value"] for p in pts],
-                           [math.log(p["lr"]) for p in pts])
+        v = interp_clamped(
+            np.nan_to_num(hb, nan=140.0),
+            [p["value"] for p in pts],
+            [math.log(p["lr"]) for p in pts],
+        )
         hb_term = np.where(mask & ~np.isnan(hb), v, hb_term)
     eta = eta + hb_term
     return special.expit(eta)
@@ -275,7 +303,16 @@ def kb_predict(kb: dict, d: dict[str, np.ndarray]) -> np.ndarray:
 # Plain main-effects logistic model (the reference baseline)
 # --------------------------------------------------------------------------------------------
 
-PLAIN_FEATURES = ("age_years", "male", "metformin", "ppi", "h2ra", "b12_supplement", "hgb_g_dl", "mcv_fl")
+PLAIN_FEATURES = (
+    "age_years",
+    "male",
+    "metformin",
+    "ppi",
+    "h2ra",
+    "b12_supplement",
+    "hgb_g_dl",
+    "mcv_fl",
+)
 
 
 def plain_design(d: dict[str, np.ndarray], fill: dict[str, float] | None = None) -> np.ndarray:
@@ -291,6 +328,7 @@ def plain_design(d: dict[str, np.ndarray], fill: dict[str, float] | None = None)
 # --------------------------------------------------------------------------------------------
 # Performance metrics
 # --------------------------------------------------------------------------------------------
+
 
 def _midrank(x: np.ndarray) -> np.ndarray:
     return stats.rankdata(x, method="average")
@@ -318,11 +356,11 @@ def auc_delong(y: np.ndarray, p: np.ndarray) -> tuple[float, float, float, float
 
 
 def auc_fractional(y: np.ndarray, p: np.ndarray) -> float:
-    """AUC when some outcomes are probabilities: each row counts y as a case and 1-y as a non-case."""
+    """AUC with probabilistic outcomes: a row counts y as a case and 1-y as a non-case."""
     order = np.argsort(p, kind="mergesort")
     ps, ys = p[order], y[order]
     # handle ties via grouping
-    uniq, start = np.unique(ps, return_index=True)
+    _uniq, start = np.unique(ps, return_index=True)
     wpos = np.add.reduceat(ys, start)
     wneg = np.add.reduceat(1 - ys, start)
     cum_neg_below = np.concatenate([[0.0], np.cumsum(wneg)[:-1]])
@@ -342,7 +380,10 @@ def calibration(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         "calibration_slope": float(slope),
         "calibration_slope_ci95": [float(slope - 1.96 * slope_se), float(slope + 1.96 * slope_se)],
         "calibration_in_the_large": float(citl),
-        "calibration_in_the_large_ci95": [float(citl - 1.96 * citl_se), float(citl + 1.96 * citl_se)],
+        "calibration_in_the_large_ci95": [
+            float(citl - 1.96 * citl_se),
+            float(citl + 1.96 * citl_se),
+        ],
     }
 
 
@@ -350,7 +391,7 @@ def performance(y: np.ndarray, p: np.ndarray) -> dict[str, object]:
     """AUC (DeLong CI), Brier, O/E (with Poisson-approximate CI), calibration slope and CITL."""
     y = np.asarray(y, float)
     fractional = bool(np.any((y > 0) & (y < 1)))
-    out: dict[str, object] = {"n": int(len(y)), "observed": float(y.sum()), "expected": float(p.sum())}
+    out: dict[str, object] = {"n": len(y), "observed": float(y.sum()), "expected": float(p.sum())}
     if fractional:
         out["auc"] = auc_fractional(y, p)
     else:
@@ -376,7 +417,7 @@ def fmt_sig(x: float, sig: int = 3) -> str:
     r = round_sig(x, sig)
     if r == 0:
         return "0"
-    digits = sig - int(math.floor(math.log10(abs(r)))) - 1
+    digits = sig - math.floor(math.log10(abs(r))) - 1
     s = f"{r:.{max(digits, 0)}f}"
     return s
 

@@ -43,7 +43,7 @@ def compile_predicate(pred: Mapping[str, Any]) -> Compiled:
     return lambda ctx: all(c(ctx) for c in clauses)
 
 
-def _compile_clause(op: str, arg: Any) -> Compiled:  # noqa: C901, PLR0911
+def _compile_clause(op: str, arg: Any) -> Compiled:
     if op in ("any", "all", "none"):
         keys = frozenset(arg)
         if op == "any":

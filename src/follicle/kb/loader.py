@@ -227,10 +227,10 @@ def load_kb_dir(directory: Path, version: str = "custom") -> KnowledgeBase:
     if cache_file is not None and cache_file.exists():
         try:
             with cache_file.open("rb") as fh:
-                kb = pickle.load(fh)  # noqa: S301 - our own cache file
+                kb = pickle.load(fh)
             if isinstance(kb, KnowledgeBase):
                 return kb
-        except Exception:  # noqa: BLE001 - a stale or partial cache is rebuilt
+        except Exception:
             pass
     kb = _compile_dir(directory, version)
     if cache_file is not None:
