@@ -489,6 +489,13 @@ def check_kb(version: str | None = None, directory: Path | None = None,
 
             for msg in validate_predicate(f.only, kb):
                 bad(msg, f"findings.yaml {f.id}.only")
+    if directory is None and (kb.directory / "questionnaire.yaml").exists():
+        from ..questionnaire import check_questionnaire
+
+        try:
+            problems += [ErrorDetail(m, "questionnaire.yaml") for m in check_questionnaire()]
+        except KnowledgeError as exc:
+            problems += exc.details
     return [_with_line(kb, p) for p in problems]
 
 

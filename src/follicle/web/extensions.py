@@ -18,3 +18,7 @@ INSTALLERS: list[Installer] = []
 from ..api.routes import install as _install_api  # noqa: E402  (REST API v1, storage)
 
 INSTALLERS.append(_install_api)
+
+from .pages import install as _install_pages  # noqa: E402
+
+INSTALLERS.append(_install_pages)

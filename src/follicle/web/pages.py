@@ -27,6 +27,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import CaseError, FollicleError, NotFoundError
@@ -82,7 +83,14 @@ def templates() -> Environment:
     env.globals["disclaimer"] = DISCLAIMER
     env.filters["pct"] = _pct
     env.filters["words"] = probability_words
+    env.filters["num"] = _num
     return env
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def _pct(p: float) -> str:
@@ -298,8 +306,12 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
     }
 
 
+def _has_tracker(app: FastAPI) -> bool:
+    return any(getattr(r, "path", "") == "/r/{rid}/track" for r in app.routes)
+
+
 def _pdf(view: dict[str, Any]) -> bytes:
-    from weasyprint import HTML
+    from weasyprint import HTML  # type: ignore[import-untyped,unused-ignore]
 
     css = (STATIC / "follicle.css").read_text(encoding="utf-8")
     html = templates().get_template("summary_pdf.html").render(css=css, **view)
@@ -316,7 +328,7 @@ def _pdf_response(view: dict[str, Any]) -> Response:
 # --------------------------------------------------------------------------- install
 
 
-def install(app: FastAPI, settings: Settings) -> None:  # noqa: C901 - one route table
+def install(app: FastAPI, settings: Settings) -> None:
     """Add the pages, the static files and HTML error pages to the app."""
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     q = load_questionnaire()
@@ -420,7 +432,7 @@ def install(app: FastAPI, settings: Settings) -> None:  # noqa: C901 - one route
         if qid not in state["p"]:
             state["p"].append(qid)
         # answers to questions that no longer apply are kept but not used (build_case)
-        response = _redirect(_current_url(state))
+        response = _redirect(await run_in_threadpool(_current_url, state))
         _save_state(request, response, state)
         return response
 
@@ -484,7 +496,7 @@ def install(app: FastAPI, settings: Settings) -> None:  # noqa: C901 - one route
                                 f"Choose one of: {', '.join(units_for(test))}.")
                 continue
             labs.append({"test": test, "value": raw, "unit": unit})
-        if not errors and labs:
+        if labs:
             try:
                 parse_case(build_case(state["a"], _labs_for_case(labs)))
             except CaseError as exc:
@@ -531,7 +543,7 @@ def install(app: FastAPI, settings: Settings) -> None:  # noqa: C901 - one route
         if not state["a"]:
             return _redirect("/")
         case, a = _assess_state(state)
-        return _pdf_response(result_view(a, case))
+        return await run_in_threadpool(_pdf_response, result_view(a, case))
 
     @app.post("/result/save", include_in_schema=False)
     async def result_save(request: Request) -> Response:
@@ -542,7 +554,16 @@ def install(app: FastAPI, settings: Settings) -> None:  # noqa: C901 - one route
         if not state["a"]:
             return _redirect("/")
         case, a = _assess_state(state)
-        rid, token = store().save_assessment(case, a)
+        try:
+            rid, token = await run_in_threadpool(store().save_assessment, case, a)
+        except Exception:  # the database is down or misconfigured: say so, keep the answers
+            import logging
+
+            logging.getLogger("follicle.web").exception("saving a result failed")
+            return render(request, "error.html", {
+                "title": "Saving is not available right now",
+                "message": "Your result could not be saved. Nothing was lost: go back to "
+                           "your answer, download the PDF, or try again later."}, 503)
         return _redirect(f"/r/{rid}?t={token}")
 
     def _saved(rid: str, token: str) -> Any:
@@ -552,21 +573,35 @@ def install(app: FastAPI, settings: Settings) -> None:  # noqa: C901 - one route
 
     @app.get("/r/{rid}", include_in_schema=False)
     async def saved(request: Request, rid: str, t: str = "") -> Response:
-        item = _saved(rid, t)
+        item = await run_in_threadpool(_saved, rid, t)
         if item is None:
             raise StarletteHTTPException(404)
         view = result_view(item.assessment, item.case)
         return render(request, "result.html", {
             **view, "title": "Your saved answer",
             "saved": {"id": rid, "token": t, "created": item.created_at,
-                      "link": f"{request.base_url}r/{rid}?t={t}"}})
+                      "link": f"{request.base_url}r/{rid}?t={t}",
+                      "track": f"/r/{rid}/track?t={t}" if _has_tracker(app) else None}})
+
+    @app.post("/r/{rid}/delete", include_in_schema=False)
+    async def saved_delete(request: Request, rid: str) -> Response:
+        form, _ = await _form(request)
+        if not check_csrf(request, form):
+            return _forbidden(request)
+        token = str(form.get("t", ""))
+        if _saved(rid, token) is None or not store().delete_assessment(rid, token):
+            raise StarletteHTTPException(404)
+        return render(request, "error.html", {
+            "title": "Deleted", "message": "Your saved result has been deleted from this "
+            "server. The private link no longer works."})
 
     @app.get("/r/{rid}/summary.pdf", include_in_schema=False)
     async def saved_pdf(request: Request, rid: str, t: str = "") -> Response:
-        item = _saved(rid, t)
+        item = await run_in_threadpool(_saved, rid, t)
         if item is None:
             raise StarletteHTTPException(404)
-        return _pdf_response(result_view(item.assessment, item.case))
+        return await run_in_threadpool(_pdf_response,
+                                       result_view(item.assessment, item.case))
 
     @app.get("/learn", include_in_schema=False)
     async def learn_index(request: Request) -> Response:
