@@ -27,8 +27,10 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	bash scripts/ensure-chromium.sh
-	eval "$$(bash scripts/ensure-postgres.sh)" && $(BIN)/pytest
+	eval "$$(bash scripts/ensure-postgres.sh)"; status=0; $(BIN)/pytest || status=$$?; \
+		bash scripts/ensure-postgres.sh --stop; exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py
 	$(BIN)/python benchmarks/nhanes/evaluate.py
+	$(BIN)/python benchmarks/load_api.py --json benchmarks/results/load_api.json

@@ -10,9 +10,28 @@
 #   export FOLLICLE_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:PORT/follicle_test
 #   export FOLLICLE_TEST_POSTGRES_DIR=/tmp/...   (stop: pg_ctl -D DIR stop)
 # Diagnostics go to stderr; only the export lines go to stdout.
+#
+#   bash scripts/ensure-postgres.sh --stop [DIR]   # stop and remove a cluster it started
+#                                                  # (DIR defaults to $FOLLICLE_TEST_POSTGRES_DIR)
 set -euo pipefail
 
 log() { echo "ensure-postgres: $*" >&2; }
+
+if [[ "${1:-}" == "--stop" ]]; then
+  DIR="${2:-${FOLLICLE_TEST_POSTGRES_DIR:-}}"
+  [[ -n "$DIR" && -d "$DIR/data" && "$DIR" == /tmp/follicle-pg.* ]] || {
+    log "no cluster directory to stop (give the FOLLICLE_TEST_POSTGRES_DIR it printed)"; exit 1; }
+  PG_CTL="$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | head -1 || true)"
+  PG_CTL="${PG_CTL:-$(command -v pg_ctl)}"
+  if [[ "$(id -u)" == 0 ]]; then
+    runuser -u postgres -- "$PG_CTL" -D "$DIR/data" -m fast stop >&2 || true
+  else
+    "$PG_CTL" -D "$DIR/data" -m fast stop >&2 || true
+  fi
+  rm -rf "$DIR"
+  log "stopped and removed $DIR"
+  exit 0
+fi
 
 if [[ -n "${FOLLICLE_TEST_POSTGRES_URL:-}" ]]; then
   plain="${FOLLICLE_TEST_POSTGRES_URL/postgresql+psycopg:/postgresql:}"

@@ -33,6 +33,7 @@ UCUM = "http://unitsofmeasure.org"
 SNOMED = "http://snomed.info/sct"
 CODES = "urn:follicle:codes"
 QUESTIONNAIRE_URL = "urn:follicle:questionnaire:follicle-case-1"
+QUIZ_URL = "urn:follicle:questionnaire:quiz"
 
 
 class FhirError(CaseError):
@@ -51,7 +52,63 @@ def _validate(resource: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# -- the questionnaire (derived from the case format, linkId = case field path) -----------
+# -- the quiz questionnaire (follicle.questionnaire, the questions people are asked) ------
+
+def quiz_json() -> dict[str, Any]:
+    """The quiz questions as JSON: ids, wording, help, answer options, skip logic."""
+    from .questionnaire import load_questionnaire
+
+    q = load_questionnaire()
+    questions = []
+    for qu in q.questions:
+        item: dict[str, Any] = {"id": qu.id, "text": qu.text, "help": qu.help,
+                                "type": qu.type, "skip": qu.skip}
+        if qu.options:
+            item["options"] = [{"value": o.value, "label": o.label,
+                                **({"show_if": dict(o.show_if)} if o.show_if else {})}
+                               for o in qu.options]
+        if qu.none:
+            item["none"] = qu.none
+        if qu.show_if:
+            item["show_if"] = dict(qu.show_if)
+        for key in ("field", "min", "max", "step", "unit"):
+            if getattr(qu, key) is not None:
+                item[key] = getattr(qu, key)
+        questions.append(item)
+    return {"format": "follicle-questionnaire/1", "version": q.version,
+            "essentials": list(q.essentials), "max_questions": q.max_questions,
+            "case_format": "follicle-case/1", "questions": questions}
+
+
+def quiz_questionnaire() -> dict[str, Any]:
+    """The quiz as a FHIR R4B Questionnaire (validated). Skip logic is left to the
+    adaptive quiz (it is not expressible as enableWhen); every item is optional."""
+    from ._version import __version__
+
+    items = []
+    for qu in quiz_json()["questions"]:
+        item: dict[str, Any] = {"linkId": qu["id"], "text": qu["text"], "required": False}
+        if qu["type"] == "number":
+            item["type"] = "decimal"
+        else:
+            item["type"] = "choice"
+            item["repeats"] = qu["type"] == "multi"
+            item["answerOption"] = [{"valueCoding": {
+                "system": f"{CODES}:quiz:{qu['id']}", "code": o["value"],
+                "display": o["label"]}} for o in qu.get("options", [])]
+        if qu.get("help"):
+            item["item"] = [{"linkId": f"{qu['id']}.help", "type": "display",
+                             "text": qu["help"]}]
+        items.append(item)
+    return _validate({
+        "resourceType": "Questionnaire", "id": "follicle-quiz", "url": QUIZ_URL,
+        "version": __version__, "name": "FollicleQuiz",
+        "title": "follicle: is my hair loss caused by vitamin B12 deficiency?",
+        "status": "active", "subjectType": ["Patient"], "item": items,
+    })
+
+
+# -- the case questionnaire (derived from the case format, linkId = case field path) ------
 
 def _item_for(path: str, annotation: Any) -> dict[str, Any] | None:
     from pydantic import BaseModel
@@ -109,7 +166,7 @@ def questionnaire() -> dict[str, Any]:
 
 def _answers(path: str, value: Any, q: dict[str, Any]) -> list[dict[str, Any]]:
     values = value if isinstance(value, list) else [value]
-    out = []
+    out: list[dict[str, Any]] = []
     for v in values:
         if q["type"] == "choice":
             out.append({"valueCoding": {"system": f"{CODES}:{path}", "code": str(v)}})

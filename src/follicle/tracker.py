@@ -30,6 +30,10 @@ __all__ = ["FollowUp", "FollowupError", "Trend", "parse_followup", "svg_chart",
 TREATMENTS = ("b12_injections", "oral_b12", "iron", "vitamin_d", "thyroid", "minoxidil",
               "other")
 B12_TREATMENTS = ("b12_injections", "oral_b12")
+TREATMENT_LABELS = {
+    "b12_injections": "B12 injections", "oral_b12": "B12 tablets", "iron": "Iron",
+    "vitamin_d": "Vitamin D", "thyroid": "Thyroid treatment", "minoxidil": "Minoxidil",
+    "other": "Other treatment"}
 MIN_COUNTS = 4
 TOO_EARLY_DAYS = 91  # ~3 months: shedding after a trigger settles over 3-6 months
 SETTLE_DAYS = 183  # ~6 months
@@ -285,6 +289,15 @@ def verdict(followups: Sequence[dict[str, Any]], *, pregnant: bool = False,
                               pregnant=pregnant, b12_status=b12_status, today=today),
         "notes": [],
     }
+    if start is not None:
+        stops = [f["date"] for f in followups if f.get("treatment")
+                 and f["treatment"]["action"] == "stopped"
+                 and f["treatment"]["name"] == start_name and f["date"] >= start.isoformat()]
+        if stops:
+            out["notes"].append(
+                f"{TREATMENT_LABELS[start_name or 'other']} was stopped on {stops[0]}; the "
+                "trend still includes the counts after that. If the cause was a deficiency "
+                "that is not yet corrected, shedding may return.")
     if len(set(methods)) > 1:
         out["notes"].append(
             f"Only the {_method_name(method)} counts are compared; comb and shower counts "
@@ -391,6 +404,13 @@ def timeline(saved: SavedAssessment, today: dt.date | None = None) -> dict[str, 
 
 # -- chart ---------------------------------------------------------------------------
 
+def _nice_step(raw: float) -> float:
+    """The smallest 1, 2 or 5 times a power of ten that is at least `raw` (and >= 2)."""
+    raw = max(raw, 2.0)
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
 def svg_chart(followups: Sequence[dict[str, Any]], result: dict[str, Any] | None = None,
               *, width: int = 640, height: int = 320) -> str:
     """An accessible, self-contained SVG of hair counts over time, treatment start marked.
@@ -405,7 +425,7 @@ def svg_chart(followups: Sequence[dict[str, Any]], result: dict[str, Any] | None
               if f.get("treatment")]
     title = f"{_method_name(method).capitalize()} hair counts over time"
     desc_parts = [f"{d.isoformat()}: {n} hairs" for d, n in points]
-    desc_parts += [f"{t['name'].replace('_', ' ')} {t['action']} on {d.isoformat()}"
+    desc_parts += [f"{TREATMENT_LABELS[t['name']]} {t['action']} on {d.isoformat()}"
                    for d, t in events]
     desc = "; ".join(desc_parts) or "No hair counts logged yet."
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
@@ -419,8 +439,8 @@ def svg_chart(followups: Sequence[dict[str, Any]], result: dict[str, Any] | None
     dates = [d for d, _ in points] + [d for d, _ in events]
     d0, d1 = min(dates), max(dates)
     span = max((d1 - d0).days, 1)
-    ymax = max(n for _, n in points)
-    ymax = max(10, int(math.ceil(ymax * 1.1 / 10.0) * 10))
+    step = _nice_step(max(n for _, n in points) * 1.1 / 5)
+    ymax = step * 5
     pw, ph = width - left - right, height - top - bottom
 
     def x(d: dt.date) -> float:
@@ -445,7 +465,7 @@ def svg_chart(followups: Sequence[dict[str, Any]], result: dict[str, Any] | None
                  f'fill="#333">{d1.isoformat()}</text>')
     for d, t in events:
         colour = "#0a6" if t["action"] == "started" else "#a40"
-        label = f"{t['name'].replace('_', ' ')} {t['action']}"
+        label = f"{TREATMENT_LABELS[t['name']]} {t['action']}"
         parts.append(f'<line x1="{x(d)}" y1="{top}" x2="{x(d)}" y2="{top + ph}" '
                      f'stroke="{colour}" stroke-width="2" stroke-dasharray="6 4">'
                      f'<title>{escape(label)} {d.isoformat()}</title></line>')

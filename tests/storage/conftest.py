@@ -3,4 +3,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from follicle_dbs import database_url, postgres_url  # noqa: E402, F401  (fixtures)
+from follicle_dbs import database_url, postgres_url  # noqa: F401  (fixtures)

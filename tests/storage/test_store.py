@@ -112,6 +112,7 @@ def test_sqlite_uses_wal_and_foreign_keys(tmp_path) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar_one() == 1
     store.dispose()
 
 
@@ -150,3 +151,58 @@ def test_concurrent_saves_and_followups_lose_nothing(store: Store) -> None:
     assert first is not None
     assert sorted(f["note"] for f in first.followups if f["note"]) == \
         sorted(f"n{n}" for n in range(50))
+
+
+
+WORKER = """
+import json, sys
+from follicle.storage import get_store
+store = get_store(sys.argv[1])
+case = {"format": "follicle-case/1"}
+pairs = [store.save_assessment({**case, "id": f"w{i}"}, {"kb_version": "x"})
+         for i in range(int(sys.argv[2]))]
+print(json.dumps(pairs))
+"""
+
+
+def test_processes_racing_on_a_fresh_database(tmp_path, database_url: str) -> None:
+    """Four worker processes start together on a new database (like `serve --workers 4`):
+    the migration runs once, and all their writes land."""
+    import json
+    import subprocess
+    import sys
+
+    url = database_url
+    if url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'race.db'}"
+    else:  # a brand-new PostgreSQL database, so the migration itself is raced
+        import secrets
+
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        base = make_url(database_url)
+        name = f"follicle_race_{secrets.token_hex(4)}"
+        admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = base.set(database=name).render_as_string(hide_password=False)
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, url, "10"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    pairs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-2000:]
+        pairs += json.loads(out)
+    store = get_store(url)
+    assert len({i for i, _ in pairs}) == 40
+    assert all(store.get_assessment(i, t) is not None for i, t in pairs)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+    from follicle import storage
+
+    storage._stores.pop(url).dispose()
+    if not url.startswith("sqlite"):
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -92,6 +92,13 @@ def test_mixed_methods_compares_like_with_like() -> None:
     assert v["method"] == "comb_60s" and v["notes"]
 
 
+def test_stopping_treatment_is_noted() -> None:
+    fus = [_fu(200, treatment=("started", "oral_b12")), _fu(20, treatment=("stopped", "oral_b12"))]
+    fus += [_fu(d, c) for d, c in [(190, 90), (150, 80), (110, 60), (70, 50)]]
+    v = verdict(fus, today=TODAY)
+    assert v["verdict"] == "improving" and any("stopped" in n for n in v["notes"])
+
+
 @pytest.mark.parametrize(("pregnant", "due"), [(False, "2026-11-10"), (True, "2026-09-10")])
 def test_retest_b12_nice_ng239(pregnant: bool, due: str) -> None:
     fus = [{"date": "2026-08-10", "hair_count": None, "labs": None, "note": None,
@@ -139,7 +146,7 @@ def test_svg_chart_is_accessible_and_csp_safe() -> None:
     ns = "{http://www.w3.org/2000/svg}"
     assert root.get("role") == "img"
     assert root.find(f"{ns}title") is not None and root.find(f"{ns}desc") is not None
-    assert "oral b12 started" in svg and len(root.findall(f"{ns}circle")) == 6
+    assert "B12 tablets started" in svg and len(root.findall(f"{ns}circle")) == 6
     assert "style=" not in svg and "<script" not in svg
 
 

@@ -1,15 +1,17 @@
 """One JSON error shape for every 4xx/5xx of /api paths; no stack traces.
 
 ``{"error": {"code", "message", "details": [{"message", "field"?, "allowed"?}]}}``.
-Non-API paths fall through to the page error handler the web part sets on
-``app.state.page_error_handler`` (or FastAPI's default).
+Non-API paths go to whatever handler another part of the app registers for the same
+exception (the web pages' HTML error pages), else ``app.state.page_error_handler``, else
+FastAPI's default: the API handlers are composed in front of the others when the app
+builds its middleware stack, so the order in which parts are installed does not matter.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, cast
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import (
@@ -32,7 +34,7 @@ MESSAGES = {404: "not found", 405: "method not allowed", 500: "internal server e
 
 
 def api_error(status: int, message: str, details: list[dict[str, Any]] | None = None,
-              code: str | None = None, headers: dict[str, str] | None = None,
+              code: str | None = None, headers: Mapping[str, str] | None = None,
               ) -> JSONResponse:
     """A JSON error response in the one shape."""
     body = {"error": {"code": code or CODES.get(status, "error"), "message": message,
@@ -59,6 +61,17 @@ PageHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 def _page(request: Request) -> PageHandler | None:
     handler: PageHandler | None = getattr(request.app.state, "page_error_handler", None)
+    return handler
+
+
+Handler = Callable[[Request, Any], Awaitable[Response]]
+
+
+def _compose(api: Handler, other: Handler) -> Handler:
+    async def handler(request: Request, exc: Any) -> Response:
+        return await (api if _is_api(request) else other)(request, exc)
+
+    handler.__follicle_api__ = True  # type: ignore[attr-defined]
     return handler
 
 
@@ -97,11 +110,27 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # The exception type only: messages may echo request data.
-        log.error('{"event": "unhandled_error", "path": "%s", "type": "%s"}',
-                  request.scope.get("route").path if request.scope.get("route") else "?",
-                  type(exc).__name__)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.error('{"event": "unhandled_error", "route": "%s", "type": "%s"}',
+                  route, type(exc).__name__)
         if not _is_api(request):
             page = _page(request)
             if page is not None:
                 return await page(request, exc)
         return api_error(500, "internal server error")
+
+    mine: dict[type[Exception], Handler] = {
+        RequestValidationError: _validation, StarletteHTTPException: _http,
+        Exception: _unexpected}
+    build = app.build_middleware_stack
+
+    def build_with_api_first() -> Any:
+        for exc_class, handler in mine.items():
+            current = app.exception_handlers.get(exc_class)
+            if current is not None and current is not handler \
+                    and not getattr(current, "__follicle_api__", False):
+                other = cast(Handler, current)
+                app.exception_handlers[exc_class] = _compose(handler, other)
+        return build()
+
+    app.build_middleware_stack = build_with_api_first  # type: ignore[method-assign]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from functools import cache
 from typing import Any
 
@@ -27,9 +29,12 @@ __all__ = ["install", "router"]
 log = logging.getLogger("follicle.api")
 router = APIRouter(prefix="/api/v1")
 
-NOT_FOUND = {404: {"model": S.ErrorResponse, "description": "Unknown id or wrong token"}}
-INVALID = {422: {"model": S.ErrorResponse, "description": "Invalid input; names the field"},
-           413: {"model": S.ErrorResponse, "description": "Request body too large"}}
+Responses = dict[int | str, dict[str, Any]]
+NOT_FOUND: Responses = {
+    404: {"model": S.ErrorResponse, "description": "Unknown id or wrong token"}}
+INVALID: Responses = {
+    422: {"model": S.ErrorResponse, "description": "Invalid input; names the field"},
+    413: {"model": S.ErrorResponse, "description": "Request body too large"}}
 AUTH_PARAM = [{"name": "Authorization", "in": "header", "required": False,
                "schema": {"type": "string"},
                "description": "`Bearer TOKEN` (the token returned when saving)"}]
@@ -65,6 +70,36 @@ def _case_and_assessment(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     clean = case.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     clean["format"] = case.format
     return clean, assess(case).to_dict()
+
+
+_ASSESS_CACHE: OrderedDict[str, bytes] = OrderedDict()
+_ASSESS_CACHE_SIZE = 256
+_cache_lock = threading.Lock()
+
+
+def _assessment_bytes(data: Any) -> bytes:
+    """The serialised assessment of a case, from a small per-process LRU cache.
+
+    `assess` is a pure function of the validated case (and the knowledge base, which is
+    fixed for the life of the process), and quiz answers repeat, so identical cases are
+    answered from memory. Nothing is persisted; the key is the canonical validated case.
+    """
+    from .. import assess
+    from ..case import parse_case
+
+    case = parse_case(data)
+    key = case.model_dump_json()
+    with _cache_lock:
+        hit = _ASSESS_CACHE.get(key)
+        if hit is not None:
+            _ASSESS_CACHE.move_to_end(key)
+            return hit
+    out = _dumps(assess(case).to_dict())
+    with _cache_lock:
+        _ASSESS_CACHE[key] = out
+        while len(_ASSESS_CACHE) > _ASSESS_CACHE_SIZE:
+            _ASSESS_CACHE.popitem(last=False)
+    return out
 
 
 def _token(request: Request) -> str:
@@ -103,8 +138,7 @@ def _json(data: Any, status: int = 200) -> Response:
 async def assess_case(request: Request) -> Response:
     """Body: a `follicle-case/1` document; answer: the `follicle-assessment/1` document."""
     data = await _read_json(request)
-    _case, assessment = _case_and_assessment(data)
-    return _json(assessment)
+    return Response(_assessment_bytes(data), media_type="application/json")
 
 
 # -- saved assessments ----------------------------------------------------------------
@@ -265,40 +299,46 @@ for _kind in ("types", "causes", "tests", "references"):
 
 @cache
 def _questionnaire(fmt: str) -> bytes:
-    from ..fhir import questionnaire
+    from ..fhir import questionnaire, quiz_json, quiz_questionnaire
 
-    q = questionnaire()
     if fmt == "fhir":
-        return _dumps(q)
-    return _dumps({"format": "follicle-questionnaire/1", "case_format": "follicle-case/1",
-                   "fhir_url": q["url"], "items": q["item"]})
+        return _dumps(quiz_questionnaire())
+    if fmt == "fhir-case":
+        return _dumps(questionnaire())
+    return _dumps(quiz_json())
 
 
 @router.get("/questionnaire", tags=["knowledge"],
-            summary="The case questions (format=fhir: a FHIR R4B Questionnaire)",
+            summary="The quiz questions (format=fhir: as a FHIR R4B Questionnaire; "
+                    "format=fhir-case: the case-field Questionnaire that exported "
+                    "QuestionnaireResponses answer)",
             responses={200: {"content": {"application/json": {},
                                          "application/fhir+json": {}}}, **INVALID})
 async def get_questionnaire(format: S.QuestionnaireFormat = "json") -> Response:
-    if format == "fhir":
-        return Response(_questionnaire("fhir"), media_type="application/fhir+json")
-    return Response(_questionnaire("json"), media_type="application/json")
+    if format == "json":
+        return Response(_questionnaire("json"), media_type="application/json")
+    return Response(_questionnaire(format), media_type="application/fhir+json")
 
 
 # -- logging middleware and install ----------------------------------------------------
 
 class AccessLog:
-    """One structured (JSON) log line per API request: route, status, time. No bodies."""
+    """For /api paths: one structured (JSON) log line per request (route, status, time; never
+    bodies, answers or lab values), and a last-resort catch of unexpected errors.
+
+    The catch answers 500 in the one error shape and logs only the exception type, so no
+    traceback (whose message might quote request data) reaches the server log.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not log.isEnabledFor(logging.INFO) \
-                or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
+        status = 0
 
         async def wrapped(message: Message) -> None:
             nonlocal status
@@ -308,17 +348,28 @@ class AccessLog:
 
         try:
             await self.app(scope, receive, wrapped)
-        finally:
-            route = scope.get("route")
+        except Exception as exc:
+            log.error(json.dumps({"event": "unhandled_error", "type": type(exc).__name__,
+                                  "route": getattr(scope.get("route"), "path", "unmatched")}))
+            if status == 0:
+                await api_error(500, "internal server error")(scope, receive, wrapped)
+            status = status or 500
+        if log.isEnabledFor(logging.INFO):
             log.info(json.dumps({
                 "event": "api_request", "method": scope["method"],
-                "route": getattr(route, "path", "unmatched"), "status": status,
+                "route": getattr(scope.get("route"), "path", "unmatched"), "status": status,
                 "ms": round((time.perf_counter() - start) * 1000, 2)}))
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the API routes, the error handlers and the access log to the app."""
+    """Add the API routes, error handlers, access log and the tracker page to the app."""
     app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(AccessLog)
     S.add_components(app)
+    from .docs import install_docs
+
+    install_docs(app)
+    from ..web.tracker import install as install_tracker_page
+
+    install_tracker_page(app, settings)

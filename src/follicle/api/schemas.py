@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["add_components"]
 
-QuestionnaireFormat = Literal["json", "fhir"]
+QuestionnaireFormat = Literal["json", "fhir", "fhir-case"]
 
 
 class _Open(BaseModel):
@@ -138,6 +138,27 @@ def _component_schemas() -> dict[str, Any]:
     return out
 
 
+def _one_error_shape(schema: dict[str, Any]) -> None:
+    """Document FastAPI's automatic 422 answers with the shape they really have."""
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    components = schema["components"]["schemas"]
+    if "ErrorResponse" not in components:
+        components["ErrorResponse"] = ErrorResponse.model_json_schema(
+            ref_template="#/components/schemas/{model}")
+        components.update(components["ErrorResponse"].pop("$defs", {}))
+    for item in schema.get("paths", {}).values():
+        for op in item.values():
+            resp = op.get("responses", {}).get("422") if isinstance(op, dict) else None
+            if resp and "HTTPValidationError" in str(resp):
+                resp["description"] = "Invalid request; names the field"
+                resp["content"] = {"application/json": {"schema": error_ref}}
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    health = schema.get("paths", {}).get("/healthz", {}).get("get")
+    if health:  # it answers text/plain "ok"
+        health["responses"]["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
+
+
 def add_components(app: FastAPI) -> None:
     """Add the request-body schemas (referenced by the routes) to the OpenAPI document."""
     original = app.openapi
@@ -145,8 +166,9 @@ def add_components(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = original()
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(
-                _component_schemas())
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(_component_schemas())
+            _one_error_shape(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -113,7 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status = 404 if exc.code == "not_found" else 422
         return JSONResponse(exc.to_dict(), status_code=status)
 
-    @app.get("/healthz", include_in_schema=True, tags=["meta"])
+    @app.get("/healthz", include_in_schema=True, tags=["meta"],
+             response_class=PlainTextResponse)
     async def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
 

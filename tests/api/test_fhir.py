@@ -1,0 +1,156 @@
+"""FHIR R4B export validated against the FHIR R4 JSON schema; lab import."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from fastapi.testclient import TestClient
+
+from follicle.settings import Settings
+from follicle.web.app import create_app
+
+SCHEMA = Path(__file__).parents[1] / "data" / "fhir-r4.schema.json.gz"
+CASE = {"format": "follicle-case/1", "age": 52, "sex": "male",
+        "hair": {"onset": "gradual", "pattern": ["diffuse", "temples_crown"]},
+        "history": {"medications": [{"name": "metformin", "months": 40}], "diet": "omnivore"},
+        "symptoms": ["numbness"],
+        "labs": [{"test": "b12", "value": 180, "unit": "pmol/L", "reference_range": [150, 600]},
+                 {"test": "mma", "value": 0.5, "unit": "umol/L"},
+                 {"test": "tsh", "value": 2.1, "unit": "uIU/mL"}]}
+
+
+@cache
+def _validator() -> jsonschema.Draft6Validator:
+    return jsonschema.Draft6Validator(json.loads(gzip.decompress(SCHEMA.read_bytes())))
+
+
+def _valid(resource: dict[str, Any]) -> None:
+    errors = [f"{list(e.path)}: {e.message[:200]}" for e in _validator().iter_errors(resource)]
+    assert not errors, errors
+
+
+@pytest.fixture
+def client(database_url: str) -> TestClient:
+    return TestClient(create_app(Settings(database_url=database_url, secret_key="t")))
+
+
+def _export(client: TestClient) -> dict[str, Any]:
+    r = client.post("/api/v1/assessments", json=CASE)
+    id, token = r.json()["id"], r.json()["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    client.post(f"/api/v1/assessments/{id}/followups", headers=h, json={
+        "date": "2026-10-01", "labs": [{"test": "b12", "value": 520, "unit": "ng/L"}]})
+    b = client.get(f"/api/v1/assessments/{id}/fhir", headers=h)
+    assert b.status_code == 200
+    assert b.headers["content-type"].startswith("application/fhir+json")
+    bundle: dict[str, Any] = b.json()
+    return bundle
+
+
+def test_export_is_valid_fhir_r4(client: TestClient) -> None:
+    bundle = _export(client)
+    _valid(bundle)
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert kinds.count("Observation") == 4
+    assert {"Patient", "QuestionnaireResponse", "RiskAssessment"} <= set(kinds)
+    patient = next(e["resource"] for e in bundle["entry"]
+                   if e["resource"]["resourceType"] == "Patient")
+    assert set(patient) <= {"resourceType", "gender"}  # anonymous: no names or identifiers
+
+
+def test_observations_have_loinc_and_ucum(client: TestClient) -> None:
+    obs = [e["resource"] for e in _export(client)["entry"]
+           if e["resource"]["resourceType"] == "Observation"]
+    b12 = obs[0]
+    assert b12["code"]["coding"][0] == {
+        "system": "http://loinc.org", "code": "14685-2",
+        "display": b12["code"]["coding"][0]["display"]}
+    assert b12["valueQuantity"] == {"value": 180, "unit": "pmol/L",
+                                    "system": "http://unitsofmeasure.org", "code": "pmol/L"}
+    tsh = obs[2]["valueQuantity"]
+    assert tsh["system"] == "http://unitsofmeasure.org" and tsh["code"] in ("u[IU]/mL",
+                                                                            "m[IU]/L", "uIU/mL")
+    assert obs[3]["effectiveDateTime"] == "2026-10-01"
+
+
+def test_risk_assessment_probabilities(client: TestClient) -> None:
+    bundle = _export(client)
+    risk = next(e["resource"] for e in bundle["entry"]
+                if e["resource"]["resourceType"] == "RiskAssessment")
+    types = [p for p in risk["prediction"] if p.get("rationale", "").startswith("hair-loss")]
+    assert len(types) == 8
+    assert sum(p["probabilityDecimal"] for p in types) == pytest.approx(1, abs=1e-4)
+    assert any(c["system"] == "http://snomed.info/sct"
+               for p in types for c in p["outcome"]["coding"])
+
+
+@pytest.mark.parametrize("fmt", ["fhir", "fhir-case"])
+def test_questionnaires_are_valid_fhir_r4(client: TestClient, fmt: str) -> None:
+    _valid(client.get(f"/api/v1/questionnaire?format={fmt}").json())
+
+
+def test_exported_answers_match_the_case_questionnaire(client: TestClient) -> None:
+    q = client.get("/api/v1/questionnaire?format=fhir-case").json()
+
+    def link_ids(items: list[dict[str, Any]]) -> set[str]:
+        return {i["linkId"] for i in items} | {x for i in items
+                                               for x in link_ids(i.get("item", []))}
+
+    known = link_ids(q["item"])
+    qr = next(e["resource"] for e in _export(client)["entry"]
+              if e["resource"]["resourceType"] == "QuestionnaireResponse")
+    assert qr["questionnaire"] == q["url"]
+    assert link_ids(qr["item"]) <= known and "hair.pattern" in link_ids(qr["item"])
+
+
+def test_round_trip_import_of_exported_labs(client: TestClient) -> None:
+    bundle = _export(client)
+    r = client.post("/api/v1/fhir/labs", json={
+        "fhir": bundle, "case": {"format": "follicle-case/1", "sex": "male"}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [(x["test"], x["value"], x["unit"]) for x in body["labs"]] == [
+        ("b12", 180, "pmol/L"), ("mma", 0.5, "umol/L"), ("tsh", 2.1, "uIU/mL"),
+        ("b12", 520, "ng/L")]
+    assert body["case"]["sex"] == "male" and len(body["case"]["labs"]) == 4
+    assert client.post("/api/v1/assess", json=body["case"]).status_code == 200
+
+
+def test_import_observations_list_and_skips(client: TestClient) -> None:
+    obs = [
+        {"resourceType": "Observation", "status": "final",
+         "code": {"coding": [{"system": "http://loinc.org", "code": "2132-9"}]},
+         "valueQuantity": {"value": 250, "system": "http://unitsofmeasure.org",
+                           "code": "pg/mL"}},
+        {"resourceType": "Observation", "status": "final",
+         "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+         "valueQuantity": {"value": 70, "unit": "/min"}},
+        {"resourceType": "Observation", "status": "final",
+         "code": {"coding": [{"system": "http://loinc.org", "code": "2132-9"}]},
+         "valueString": "low"},
+    ]
+    r = client.post("/api/v1/fhir/labs", json={"fhir": obs})
+    assert r.status_code == 200
+    assert r.json()["labs"] == [{"test": "b12", "value": 250, "unit": "pg/mL"}]
+    assert [s["where"] for s in r.json()["skipped"]] == ["[1]", "[2]"]
+    single = client.post("/api/v1/fhir/labs", json={"fhir": obs[0]})
+    assert single.json()["labs"][0]["test"] == "b12"
+
+
+@pytest.mark.parametrize("bad", [
+    {"resourceType": "Observation", "status": "final", "code": {"coding": "x"}},
+    {"resourceType": "Observation", "status": "final", "code": {},
+     "valueQuantity": {"value": "abc"}},
+    {"resourceType": "NotAThing"},
+    {"status": "final"},
+])
+def test_import_rejects_invalid_fhir(client: TestClient, bad: dict[str, Any]) -> None:
+    r = client.post("/api/v1/fhir/labs", json={"fhir": bad})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_fhir"
