@@ -70,15 +70,16 @@ class Assessment:
         i = self.diff.type_ids.index(type_id)
         scores = self.diff.type_scores
         p = self.diff.type_probs[i]
+        top = max(scores)
+        exps = [math.exp(s - top) for s in scores]
         out: list[dict[str, Any]] = []
         for cf in self.diff.findings:
             tl = cf.type_log
             if not any(tl):
                 continue
-            alt = [s - t for s, t in zip(scores, tl, strict=True)]
-            top = max(alt)
-            exps = [math.exp(a - top) for a in alt]
-            without = exps[i] / sum(exps)
+            # leave-one-out: remove the finding's factor from every type's score
+            total = sum(e * inv for e, inv in zip(exps, cf.type_inv, strict=True))
+            without = exps[i] * cf.type_inv[i] / total
             delta = p - without
             if abs(delta) < 0.005:
                 continue

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from functools import cache
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -123,7 +124,7 @@ def _not_found() -> JSONResponse:
 
 
 def _dumps(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return orjson.dumps(data)
 
 
 def _json(data: Any, status: int = 200) -> Response:

@@ -93,6 +93,7 @@ class CompiledFinding:
     evidence: str
     article: str | None
     type_log: tuple[float, ...]  # per type (in KB type order)
+    type_inv: tuple[float, ...]  # exp(-type_log): removes the finding's factor
     type_refs: dict[str, str]
     cause_log: dict[str, float]
     cause_refs: dict[str, str]
@@ -203,6 +204,7 @@ def _signature(directory: Path) -> str:
     from .._version import __version__
 
     h.update(__version__.encode())
+    h.update(Path(__file__).read_bytes())  # a change to the compiled structures
     return h.hexdigest()[:32]
 
 
@@ -294,6 +296,7 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
         cf = CompiledFinding(
             id=f.id or f.key, key=f.key, only=f.only, text=f.text, ref=f.ref,
             evidence=f.evidence, article=f.article, type_log=tuple(logs),
+            type_inv=tuple(math.exp(-x) for x in logs),
             type_refs=type_refs, cause_log=cause_log, cause_refs=cause_refs,
         )
         compiled.append(cf)
