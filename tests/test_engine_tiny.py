@@ -158,3 +158,10 @@ def test_unknown_medicine_is_reported_not_ignored(tiny_kb):
                                                       {"name": "paracetamol"}]}), kb=tiny_kb)
     assert a.to_dict()["not_used"] == [
         "medication 'unobtainium' is not in the knowledge base, so it was not taken into account"]
+
+
+def test_no_more_b12_tests_once_the_guideline_has_decided(tiny_kb):
+    for value in (120, 600):
+        a = assess(case(age=40, sex="female", labs=[{"test": "b12", "value": value,
+                                                     "unit": "ng/L"}]), kb=tiny_kb)
+        assert not {"active_b12", "mma"} & {t.test for t in a.next_tests}

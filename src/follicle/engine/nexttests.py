@@ -51,10 +51,14 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
 
     When the B12 labs sit in a guideline's grey zone the treatment decision is open
     whatever the probability, so B12 is valued at maximal decision uncertainty (p = 0.5):
-    that is what NICE NG239's "indeterminate" means.
+    that is what NICE NG239's "indeterminate" means. Once the guideline has decided
+    (deficient or not deficient), further B12 tests change nothing: the next step is
+    treatment or another cause, so B12 carries no value of information.
     """
     if b12_status == "indeterminate":
         b12_p = 0.5
+    elif b12_status in ("deficient", "not_deficient"):
+        b12_p = 0.0
     stakes = {c.id: (c.stake.value if c.stake else 0.0) for c in kb.causes}
     stakes["b12"] = stakes.get("b12_deficiency", 1.0)
     done = set(f.labs)
