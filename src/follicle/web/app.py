@@ -49,6 +49,25 @@ class SecurityHeaders:
         await self.app(scope, receive, wrapped)
 
 
+class HeadAsGet:
+    """Answers HEAD like GET without the body (RFC 9110), for every page and endpoint."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def no_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, no_body)
+
+
 class BodyLimit:
     """Rejects request bodies over the limit with 413 before they are read whole."""
 
@@ -124,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         install(app, settings)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     return app
 
 

@@ -257,6 +257,17 @@ def _article_title(slug: str | None) -> str | None:
         return None
 
 
+def _article_slug(topic: str) -> str | None:
+    """The learn page of a hair-loss type or contributing cause, when there is one."""
+    from ..errors import NotFoundError
+    from ..learn import get_article
+
+    try:
+        return get_article(topic).slug
+    except NotFoundError:
+        return None
+
+
 def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
     """Everything the result page and the PDF show, from a follicle-assessment/1 document."""
     from ..kb.loader import load_kb
@@ -273,11 +284,12 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
     for t in types[:3]:
         moves = ex["types"].get(t["id"], [])
         why.append({"id": t["id"], "name": t["name"], "p": t["probability"],
-                    "kind": "type", "moves": moves[:6]})
+                    "kind": "type", "moves": moves[:6], "article": _article_slug(t["id"])})
     for c in causes[:5]:
         moves = ex["causes"].get(c["id"], [])
         why.append({"id": c["id"], "name": c["name"], "p": c["probability"], "kind": "cause",
-                    "moves": [m for m in moves if m.get("kind") != "baseline"][:6]})
+                    "moves": [m for m in moves if m.get("kind") != "baseline"][:6],
+                    "article": _article_slug(c["id"])})
     b12_moves = ex["b12"]
     flags = [{**r, "article_title": _article_title(r.get("article"))}
              for r in d["red_flag_details"]]
@@ -622,6 +634,13 @@ def install(app: FastAPI, settings: Settings) -> None:
             return RedirectResponse(f"/learn/{article.slug}", status_code=301)
         return render(request, "learn_article.html", {
             "body": render_html(article.slug), "title": article.title, "article": article})
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception) -> Response:
+        return render(request, "error.html", {
+            "title": "Something went wrong",
+            "message": "Sorry: follicle hit an unexpected error. Your answers are kept; "
+                       "please go back and try again."}, 500)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
