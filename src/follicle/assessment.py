@@ -112,6 +112,10 @@ class Assessment:
         for c in self.b12.contributions:
             item: dict[str, Any] = {"finding": c.source, "text": c.text, "kind": c.kind,
                                     "ref": c.ref, "evidence": c.evidence}
+            article = next((f.article for f in self.kb.findings_by_key.get(c.source, ())
+                            if f.article), None)
+            if article:
+                item["article"] = article
             if c.kind == "baseline":
                 item["probability"] = round(c.factor, 4)
             else:

@@ -102,3 +102,18 @@ def test_head_and_server_error_pages(tmp_path: Path) -> None:
     assert "Something went wrong" in r.text and "secret detail" not in r.text
     api = c.get("/api/v1/knowledge/nope")
     assert api.status_code == 404 and api.json()["error"]["code"]
+
+
+def test_result_explains_why_metformin_matters(tmp_path: Path) -> None:
+    import follicle
+
+    a = follicle.assess({"format": "follicle-case/1", "age": 60, "sex": "male",
+                         "history": {"medications": [{"name": "metformin", "months": 60}]}})
+    moves = {m["finding"]: m for m in a.to_dict()["explanations"]["b12"]}
+    assert moves["med:metformin"]["article"] == "metformin"
+    from follicle.web.pages import result_view, templates
+
+    view = result_view(a.to_dict(), {})
+    html = templates().get_template("_result_body.html").render(
+        cite=lambda ref: "", **view)
+    assert 'href="/learn/metformin">Why does this matter?' in html
