@@ -65,27 +65,34 @@ class Assessment:
 
     # --- explanations ---------------------------------------------------------------------
 
+    @cached_property
+    def _leave_one_out(self) -> tuple[list[float], list[tuple[Any, float]]]:
+        """exp(score - max) per type, and for each finding that moves types the
+        normaliser without it (shared by every type's explanation)."""
+        scores = self.diff.type_scores
+        top = max(scores)
+        exps = [math.exp(s - top) for s in scores]
+        out = []
+        for cf in self.diff.findings:
+            if any(cf.type_log):
+                out.append((cf, sum(e * inv for e, inv in zip(exps, cf.type_inv,
+                                                              strict=True))))
+        return exps, out
+
     def _type_moves(self, type_id: str) -> list[dict[str, Any]]:
         """Each finding's effect on one type: probability with and without it."""
         i = self.diff.type_ids.index(type_id)
-        scores = self.diff.type_scores
         p = self.diff.type_probs[i]
-        top = max(scores)
-        exps = [math.exp(s - top) for s in scores]
+        exps, findings = self._leave_one_out
+        ei = exps[i]
         out: list[dict[str, Any]] = []
-        for cf in self.diff.findings:
-            tl = cf.type_log
-            if not any(tl):
-                continue
-            # leave-one-out: remove the finding's factor from every type's score
-            total = sum(e * inv for e, inv in zip(exps, cf.type_inv, strict=True))
-            without = exps[i] * cf.type_inv[i] / total
-            delta = p - without
-            if abs(delta) < 0.005:
+        for cf, total in findings:
+            delta = p - ei * cf.type_inv[i] / total
+            if -0.005 < delta < 0.005:
                 continue
             out.append({
                 "finding": cf.id, "text": cf.text,
-                "likelihood_ratio": round(math.exp(tl[i]), 3),
+                "likelihood_ratio": round(math.exp(cf.type_log[i]), 3),
                 "change": round(delta, 4),
                 "direction": "raised" if delta > 0 else "lowered",
                 "ref": cf.type_refs.get(type_id, cf.ref), "evidence": cf.evidence,
@@ -98,7 +105,7 @@ class Assessment:
         st = self.diff.causes[cause_id]
         out: list[dict[str, Any]] = []
         if cause_id == "b12_deficiency":
-            return self._b12_moves()
+            return self._b12_moves
         for source, text, ll, ref, evidence in st.moves:
             out.append({"finding": source, "text": text,
                         "likelihood_ratio": round(math.exp(ll), 3),
@@ -107,6 +114,7 @@ class Assessment:
         out.sort(key=lambda m: -abs(math.log(float(m["likelihood_ratio"]))))
         return out
 
+    @cached_property
     def _b12_moves(self) -> list[dict[str, Any]]:
         out = []
         for c in self.b12.contributions:
@@ -128,7 +136,7 @@ class Assessment:
     def explanations(self) -> dict[str, Any]:
         types = {t.id: self._type_moves(t.id) for t in self.hair_loss_types[:3]}
         causes = {c.id: self._cause_moves(c.id) for c in self.contributing_causes[:5]}
-        return {"b12": self._b12_moves(), "types": types, "causes": causes}
+        return {"b12": self._b12_moves, "types": types, "causes": causes}
 
     # --- JSON --------------------------------------------------------------------------------
 

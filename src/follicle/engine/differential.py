@@ -52,12 +52,9 @@ def active_findings(f: Features, kb: KnowledgeBase) -> list[CompiledFinding]:
 def differential(f: Features, kb: KnowledgeBase, b12_probability: float) -> Differential:
     findings = active_findings(f, kb)
     scores = list(kb.type_priors_log[f.group])
-    n = len(scores)
     if f.hair:
         for cf in findings:
-            tl = cf.type_log
-            for i in range(n):
-                scores[i] += tl[i]
+            scores = [s + t for s, t in zip(scores, cf.type_log, strict=True)]
     top = max(scores)
     exps = [math.exp(s - top) for s in scores]
     total = sum(exps)
