@@ -18,6 +18,9 @@ _HAIR_FLAGS = ("shedding", "broken_hairs", "exclamation_mark_hairs", "premature_
 _HISTORY_FLAGS = ("pregnant", "breastfeeding", "recreational_nitrous_oxide", "heavy_periods",
                   "heavy_alcohol")
 LATE_EVENT_MONTHS = 6.0
+# medicine classes (medications.yaml) that can cause or worsen hair loss
+_SHEDDING_CLASSES = frozenset({"hair_loss_drug", "retinoid", "anticoagulant", "antithyroid",
+                               "androgen", "cytotoxic", "hormonal_contraception"})
 
 
 @dataclass
@@ -101,6 +104,8 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         add(f"med:{cls}")
         prev = med_months.get(cls)
         med_months[cls] = m.months if prev is None else max(prev, m.months or 0)
+    if h.medications and not unknown and not (set(med_months) & _SHEDDING_CLASSES):
+        add("med:no_hair_loss_drug")
     for s in case.symptoms:
         add(f"symptom:{s}")
     labs: dict[str, float] = {}

@@ -136,7 +136,8 @@ def validate_predicate(pred: Any, kb: KnowledgeBase, _path: str = "when") -> lis
 
     known_keys = set(all_positive_keys(kb)) | {
         k.replace(":yes", ":no") for k in all_positive_keys(kb) if k.endswith(":yes")}
-    known_keys |= {f"med:{c}" for c in set(kb.medications.values())} | {"child"}
+    known_keys |= {f"med:{c}" for c in set(kb.medications.values())} | {"child",
+                                                                          "med:no_hair_loss_drug"}
     known_keys |= {f"lab:{t}" for t in kb.labs}
     problems: list[str] = []
     if not isinstance(pred, Mapping):
