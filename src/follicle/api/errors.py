@@ -1,17 +1,16 @@
 """One JSON error shape for every 4xx/5xx of /api paths; no stack traces.
 
 ``{"error": {"code", "message", "details": [{"message", "field"?, "allowed"?}]}}``.
-Non-API paths go to whatever handler another part of the app registers for the same
-exception (the web pages' HTML error pages), else ``app.state.page_error_handler``, else
-FastAPI's default: the API handlers are composed in front of the others when the app
-builds its middleware stack, so the order in which parts are installed does not matter.
+These are the app's only handlers for validation, HTTP and unexpected errors. Non-API
+paths go to ``app.state.page_error_handler`` (the web pages' HTML error pages) when a part
+of the app has set one, else to FastAPI's defaults.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import (
@@ -64,17 +63,6 @@ def _page(request: Request) -> PageHandler | None:
     return handler
 
 
-Handler = Callable[[Request, Any], Awaitable[Response]]
-
-
-def _compose(api: Handler, other: Handler) -> Handler:
-    async def handler(request: Request, exc: Any) -> Response:
-        return await (api if _is_api(request) else other)(request, exc)
-
-    handler.__follicle_api__ = True  # type: ignore[attr-defined]
-    return handler
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Map validation, HTTP and unexpected errors on /api paths to the one shape."""
 
@@ -118,19 +106,3 @@ def install_error_handlers(app: FastAPI) -> None:
             if page is not None:
                 return await page(request, exc)
         return api_error(500, "internal server error")
-
-    mine: dict[type[Exception], Handler] = {
-        RequestValidationError: _validation, StarletteHTTPException: _http,
-        Exception: _unexpected}
-    build = app.build_middleware_stack
-
-    def build_with_api_first() -> Any:
-        for exc_class, handler in mine.items():
-            current = app.exception_handlers.get(exc_class)
-            if current is not None and current is not handler \
-                    and not getattr(current, "__follicle_api__", False):
-                other = cast(Handler, current)
-                app.exception_handlers[exc_class] = _compose(handler, other)
-        return build()
-
-    app.build_middleware_stack = build_with_api_first  # type: ignore[method-assign]

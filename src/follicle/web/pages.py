@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -635,21 +636,22 @@ def install(app: FastAPI, settings: Settings) -> None:
         return render(request, "learn_article.html", {
             "body": render_html(article.slug), "title": article.title, "article": article})
 
-    @app.exception_handler(Exception)
-    async def _server_error(request: Request, exc: Exception) -> Response:
+    async def _page_error(request: Request, exc: Exception) -> Response:
+        """HTML error pages for non-API paths (the API's handlers call this for them)."""
+        if isinstance(exc, RequestValidationError):
+            return await request_validation_exception_handler(request, exc)
+        if isinstance(exc, StarletteHTTPException):
+            if exc.status_code == 404:
+                return render(request, "error.html", {
+                    "title": "Page not found",
+                    "message": "There is no page here. If you followed a saved link, check "
+                               "that it was copied in full."}, 404)
+            return render(request, "error.html", {
+                "title": "Something went wrong", "message": str(exc.detail)},
+                exc.status_code)
         return render(request, "error.html", {
             "title": "Something went wrong",
             "message": "Sorry: follicle hit an unexpected error. Your answers are kept; "
                        "please go back and try again."}, 500)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api"):
-            return await http_exception_handler(request, exc)
-        if exc.status_code == 404:
-            return render(request, "error.html", {
-                "title": "Page not found",
-                "message": "There is no page here. If you followed a saved link, check "
-                           "that it was copied in full."}, 404)
-        return render(request, "error.html", {
-            "title": "Something went wrong", "message": str(exc.detail)}, exc.status_code)
+    app.state.page_error_handler = _page_error
