@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from .case import Case
 from .engine.b12 import B12Result
 from .engine.differential import Differential
 from .engine.nexttests import NextTest
+from .engine.tables import Tables, tables
 from .features import Features
 from .kb.loader import KnowledgeBase
 from .kb.schema import RuleDef
@@ -18,8 +19,7 @@ from .kb.schema import RuleDef
 __all__ = ["Assessment", "Ranked"]
 
 
-@dataclass(frozen=True)
-class Ranked:
+class Ranked(NamedTuple):
     id: str
     probability: float
     name: str
@@ -45,16 +45,20 @@ class Assessment:
     _extra: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
+    def _tables(self) -> Tables:
+        return tables(self.kb)
+
+    @cached_property
     def hair_loss_types(self) -> list[Ranked]:
-        names = {t.id: t.name for t in self.kb.types}
+        names = self._tables.type_names
         pairs = sorted(zip(self.diff.type_ids, self.diff.type_probs, strict=True),
                        key=lambda x: -x[1])
         return [Ranked(t, p, names[t]) for t, p in pairs]
 
     @cached_property
     def contributing_causes(self) -> list[Ranked]:
-        names = {c.id: c.name for c in self.kb.causes}
-        order = {c.id: i for i, c in enumerate(self.kb.causes)}
+        names = self._tables.cause_names
+        order = self._tables.cause_order
         states = sorted(self.diff.causes.values(),
                         key=lambda s: (-s.probability, order[s.id]))
         return [Ranked(s.id, s.probability, names[s.id]) for s in states]
@@ -85,18 +89,18 @@ class Assessment:
         p = self.diff.type_probs[i]
         exps, findings = self._leave_one_out
         ei = exps[i]
+        static = self._tables.finding_type_static
         out: list[dict[str, Any]] = []
         for cf, total in findings:
             delta = p - ei * cf.type_inv[i] / total
             if -0.005 < delta < 0.005:
                 continue
+            lr, ref = static[id(cf)][i]
             out.append({
-                "finding": cf.id, "text": cf.text,
-                "likelihood_ratio": round(math.exp(cf.type_log[i]), 3),
+                "finding": cf.id, "text": cf.text, "likelihood_ratio": lr,
                 "change": round(delta, 4),
                 "direction": "raised" if delta > 0 else "lowered",
-                "ref": cf.type_refs.get(type_id, cf.ref), "evidence": cf.evidence,
-                "article": cf.article,
+                "ref": ref, "evidence": cf.evidence, "article": cf.article,
             })
         out.sort(key=lambda m: -abs(float(m["change"])))
         return out
@@ -117,11 +121,11 @@ class Assessment:
     @cached_property
     def _b12_moves(self) -> list[dict[str, Any]]:
         out = []
+        articles = self._tables.article_by_key
         for c in self.b12.contributions:
             item: dict[str, Any] = {"finding": c.source, "text": c.text, "kind": c.kind,
                                     "ref": c.ref, "evidence": c.evidence}
-            article = next((f.article for f in self.kb.findings_by_key.get(c.source, ())
-                            if f.article), None)
+            article = articles.get(c.source)
             if article:
                 item["article"] = article
             if c.kind == "baseline":
@@ -169,11 +173,9 @@ class Assessment:
                 "canonical_unit": d.canonical,
                 "loinc": d.loinc[0].code or None,
             })
-        refs = []
-        for rid in self.references_used():
-            r = kb.references[rid]
-            refs.append({"id": rid, "citation": r.citation, "pmid": r.pmid, "doi": r.doi,
-                         "url": r.url, "verified": r.verified})
+        ref_json = self._tables.references
+        refs = [dict(ref_json[rid]) for rid in self.references_used()]
+        rule_json = self._tables.rules_json
         return {
             "format": "follicle-assessment/1",
             "id": self.case.id,
@@ -198,8 +200,8 @@ class Assessment:
             },
             "triage": self.triage,
             "red_flags": self.red_flag_reasons,
-            "red_flag_details": [_rule(r) for r in self.red_flags],
-            "triage_reasons": [_rule(r) for r in self.rules],
+            "red_flag_details": [dict(rule_json[r.id]) for r in self.red_flags],
+            "triage_reasons": [dict(rule_json[r.id]) for r in self.rules],
             "next_tests": [t.test for t in self.next_tests],
             "next_test_details": [
                 {"test": t.test, "name": kb.labs[t.test].definition.name,
@@ -218,8 +220,3 @@ def _ukey(unit: str) -> str:
     from .kb.loader import unit_key
 
     return unit_key(unit)
-
-
-def _rule(r: RuleDef) -> dict[str, Any]:
-    return {"id": r.id, "level": r.level, "reason": r.reason, "action": r.action,
-            "ref": r.ref, "article": r.article}

@@ -52,15 +52,23 @@ def _json_body(name: str) -> dict[str, Any]:
         "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}}
 
 
-async def _read_json(request: Request) -> Any:
+async def _read_raw(request: Request) -> bytes:
     raw = await request.body()
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if ctype and ctype != "application/json" and not ctype.endswith("+json"):
         raise BodyError("the request body must be JSON (Content-Type: application/json)")
+    return raw
+
+
+def _parse_json(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
         raise BodyError("the request body is not valid JSON") from None
+
+
+async def _read_json(request: Request) -> Any:
+    return _parse_json(await _read_raw(request))
 
 
 def _case_and_assessment(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -73,29 +81,29 @@ def _case_and_assessment(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return clean, assess(case).to_dict()
 
 
-_ASSESS_CACHE: OrderedDict[str, bytes] = OrderedDict()
+_ASSESS_CACHE: OrderedDict[bytes, bytes] = OrderedDict()
 _ASSESS_CACHE_SIZE = 256
 _cache_lock = threading.Lock()
 
 
-def _assessment_bytes(data: Any) -> bytes:
-    """The serialised assessment of a case, from a small per-process LRU cache.
+def _assessment_bytes(raw: bytes) -> bytes:
+    """The serialised assessment of a request body, from a small per-process LRU cache.
 
-    `assess` is a pure function of the validated case (and the knowledge base, which is
-    fixed for the life of the process), and quiz answers repeat, so identical cases are
-    answered from memory. Nothing is persisted; the key is the canonical validated case.
+    `assess` is a pure function of the case (and the knowledge base, which is fixed for
+    the life of the process), and quiz answers repeat, so identical request bodies are
+    answered from memory without parsing them again. Only valid bodies are cached;
+    nothing is persisted.
     """
     from .. import assess
     from ..case import parse_case
 
-    case = parse_case(data)
-    key = case.model_dump_json()
+    key = raw
     with _cache_lock:
         hit = _ASSESS_CACHE.get(key)
         if hit is not None:
             _ASSESS_CACHE.move_to_end(key)
             return hit
-    out = _dumps(assess(case).to_dict())
+    out = _dumps(assess(parse_case(_parse_json(raw))).to_dict())
     with _cache_lock:
         _ASSESS_CACHE[key] = out
         while len(_ASSESS_CACHE) > _ASSESS_CACHE_SIZE:
@@ -138,8 +146,8 @@ def _json(data: Any, status: int = 200) -> Response:
              openapi_extra=_json_body("CaseIn"))
 async def assess_case(request: Request) -> Response:
     """Body: a `follicle-case/1` document; answer: the `follicle-assessment/1` document."""
-    data = await _read_json(request)
-    return Response(_assessment_bytes(data), media_type="application/json")
+    raw = await _read_raw(request)
+    return Response(_assessment_bytes(raw), media_type="application/json")
 
 
 # -- saved assessments ----------------------------------------------------------------

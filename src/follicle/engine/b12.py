@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..features import Features
 from ..kb.loader import CompiledInforms, KnowledgeBase
 from ..kb.schema import LRPoint
+from .tables import tables
 
 __all__ = ["B12Result", "Contribution", "Interpretation", "assess_b12", "logit", "sigmoid"]
 
@@ -33,8 +35,7 @@ def sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
-@dataclass(frozen=True)
-class Contribution:
+class Contribution(NamedTuple):
     """One thing that moved a probability: its odds multiplier and its source."""
 
     source: str
@@ -45,8 +46,7 @@ class Contribution:
     kind: str  # baseline | risk_factor | symptom | blood_count | lab | finding | prior
 
 
-@dataclass(frozen=True)
-class Interpretation:
+class Interpretation(NamedTuple):
     """One B12-related lab read against one guideline."""
 
     test: str
@@ -81,17 +81,19 @@ def _interp_points(points: list[LRPoint], x: float) -> float:
 
 def baseline(kb: KnowledgeBase, age: float | None, sex: str | None) -> float:
     """Population probability of deficiency for an age and sex (logit-interpolated)."""
-    pts = kb.population.baseline
+    t = tables(kb)
+    ages = t.baseline_ages
     a = 45.0 if age is None else age
 
     def at(s: str) -> float:
-        vals = [(p.age, logit(getattr(p, s))) for p in pts]
-        if a <= vals[0][0]:
-            return vals[0][1]
-        for (x0, y0), (x1, y1) in itertools.pairwise(vals):
-            if a <= x1:
-                return y0 + (a - x0) / (x1 - x0) * (y1 - y0)
-        return vals[-1][1]
+        ys = t.baseline_logits[s]
+        if a <= ages[0]:
+            return ys[0]
+        for i in range(1, len(ages)):
+            if a <= ages[i]:
+                x0, x1, y0 = ages[i - 1], ages[i], ys[i - 1]
+                return y0 + (a - x0) / (x1 - x0) * (ys[i] - y0)
+        return ys[-1]
 
     if sex in ("female", "male"):
         return sigmoid(at(sex))

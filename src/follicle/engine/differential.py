@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from ..features import Features
 from ..kb.loader import CompiledFinding, KnowledgeBase
 from .b12 import sigmoid
-from .predicates import Context, evaluate
+from .predicates import Context
+from .tables import tables
 
 __all__ = ["CauseState", "Differential", "active_findings", "differential"]
 
@@ -38,12 +39,14 @@ def active_findings(f: Features, kb: KnowledgeBase) -> list[CompiledFinding]:
     """The knowledge-base findings this case triggers (their `only` conditions hold)."""
     out: list[CompiledFinding] = []
     ctx: Context | None = None
+    only = tables(kb).only
+    by_key = kb.findings_by_key
     for key in sorted(f.keys):
-        for cf in kb.findings_by_key.get(key, ()):
+        for cf in by_key.get(key, ()):
             if cf.only:
                 if ctx is None:
                     ctx = Context(f.keys, f.age, f.sex, f.hair, f.labs)
-                if not evaluate(cf.only, ctx):
+                if not only[id(cf)](ctx):
                     continue
             out.append(cf)
     return out
@@ -61,17 +64,16 @@ def differential(f: Features, kb: KnowledgeBase, b12_probability: float) -> Diff
     probs = [e / total for e in exps]
 
     causes: dict[str, CauseState] = {}
-    group = f.group
     labs = f.labs
-    for c in kb.causes:
-        if c.id == "b12_deficiency":
-            causes[c.id] = CauseState(c.id, b12_probability, 0.0, [], b12_probability)
-            continue
-        prior = getattr(c.prior, group) if c.prior is not None else 0.0
-        if prior <= 0.0:
-            causes[c.id] = CauseState(c.id, 0.0, -math.inf, [], 0.0)
-            continue
-        causes[c.id] = CauseState(c.id, prior, math.log(prior / (1.0 - prior)), [])
+    rows = tables(kb).cause_rows[f.group]
+    for row in rows:
+        cid = row.cause.id
+        if cid == "b12_deficiency":
+            causes[cid] = CauseState(cid, b12_probability, 0.0, [], b12_probability)
+        elif row.prior <= 0.0:
+            causes[cid] = CauseState(cid, 0.0, -math.inf, [], 0.0)
+        else:
+            causes[cid] = CauseState(cid, row.prior, row.log_odds, [])
     for cf in findings:
         for cid, ll in cf.cause_log.items():
             st = causes[cid]
@@ -90,14 +92,14 @@ def differential(f: Features, kb: KnowledgeBase, b12_probability: float) -> Diff
             st.log_odds += ll
             st.moves.append((f"lab:{test}", f"{lab.definition.name} {value:.3g} "
                              f"{lab.definition.canonical}", ll, inf.ref, inf.evidence))
-    type_index = {t: i for i, t in enumerate(kb.type_ids)}
-    for c in kb.causes:
-        st = causes[c.id]
-        if c.id != "b12_deficiency":
+    for row in rows:
+        cid = row.cause.id
+        st = causes[cid]
+        if cid != "b12_deficiency":
             st.probability = 0.0 if st.prior <= 0.0 else sigmoid(st.log_odds)
-        if c.from_types is not None and f.hair:
+        if row.from_types is not None and f.hair:
             keep = 1.0 - st.probability
-            for tid, w in c.from_types.weights().items():
-                keep *= 1.0 - w * probs[type_index[tid]]
+            for ti, w in row.from_types:
+                keep *= 1.0 - w * probs[ti]
             st.probability = 1.0 - keep
     return Differential(kb.type_ids, scores, probs, findings, causes)

@@ -9,16 +9,16 @@ are offered only after a first-line result, as NICE NG239 orders them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..features import Features
 from ..kb.loader import KnowledgeBase
+from .tables import tables
 
 __all__ = ["NextTest", "expected_information_gain", "rank_tests"]
 
 
-@dataclass(frozen=True)
-class NextTest:
+class NextTest(NamedTuple):
     test: str
     value: float  # weighted expected information gain, bits
     targets: tuple[tuple[str, float], ...]  # (target, bits before weighting)
@@ -59,26 +59,27 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
         b12_p = 0.5
     elif b12_status in ("deficient", "not_deficient"):
         b12_p = 0.0
-    stakes = {c.id: (c.stake.value if c.stake else 0.0) for c in kb.causes}
-    stakes["b12"] = stakes.get("b12_deficiency", 1.0)
-    done = set(f.labs)
+    t = tables(kb)
+    stakes = t.stakes
+    done = f.labs.keys()
+    keys = f.keys
     out: list[NextTest] = []
-    for test, lab in kb.labs.items():
-        if test in done or not lab.informs:
+    for row in t.lab_rows:
+        test = row.test
+        if test in done:
             continue
-        d = lab.definition
-        if d.follow_up_to and not (done & set(d.follow_up_to)) and not any(
-                k in f.keys for k in d.first_line_when):
+        if row.follow_up_to and row.follow_up_to.isdisjoint(done) and not any(
+                k in keys for k in row.first_line_when):
             continue
         damp = 1.0
         notes: list[str] = []
-        for c in lab.caution.values():
-            if c.when in f.keys:
+        for c in row.cautions:
+            if c.when in keys:
                 damp *= c.factor
                 notes.append(c.note)
         total = 0.0
         targets: list[tuple[str, float]] = []
-        for inf in lab.informs:
+        for inf in row.informs:
             if inf.sex is not None and inf.sex != f.sex:
                 continue
             p = b12_p if inf.target == "b12" else cause_p.get(inf.target, 0.0)

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..kb.loader import KnowledgeBase
 
-__all__ = ["Context", "compile_predicate", "evaluate", "validate_predicate"]
+__all__ = ["Context", "compile_predicate", "compile_predicates", "compile_predicates_batch",
+           "evaluate", "validate_predicate"]
 
 _KEY_LISTS = ("any", "all", "none")
 _OPS = {"any", "all", "none", "count", "sex", "age_below", "age_at_least", "hair",
@@ -36,53 +37,98 @@ Compiled = Callable[[Context], bool]
 
 def compile_predicate(pred: Mapping[str, Any]) -> Compiled:
     """Turn a predicate mapping into a fast function of a Context (same meaning as
-    `evaluate`)."""
-    clauses = [_compile_clause(op, arg) for op, arg in pred.items()]
-    if len(clauses) == 1:
-        return clauses[0]
-    return lambda ctx: all(c(ctx) for c in clauses)
+    `evaluate`), by generating one Python expression for the whole predicate."""
+    return compile_predicates([pred])[0]
 
 
-def _compile_clause(op: str, arg: Any) -> Compiled:
+_ARGS = "keys, age, sex, hair, labs, b12_status, b12_p, types, causes"
+
+
+def compile_predicates(preds: Sequence[Mapping[str, Any]]) -> list[Compiled]:
+    """Compile several predicates at once (one generated module, shared constants)."""
+    consts: dict[str, Any] = {}
+    exprs = [_source(p, consts) for p in preds]
+    lines = [f"def _p{i}({_ARGS}):\n    return {e}\n" for i, e in enumerate(exprs)]
+    namespace: dict[str, Any] = dict(consts)
+    exec(compile("".join(lines), "<follicle predicates>", "exec"), namespace)
+    return [_on_context(namespace[f"_p{i}"]) for i in range(len(exprs))]
+
+
+def _on_context(fn: Callable[..., Any]) -> Compiled:
+    def test(ctx: Context) -> bool:
+        return bool(fn(ctx.keys, ctx.age, ctx.sex, ctx.hair, ctx.labs, ctx.b12_status,
+                       ctx.b12_p, ctx.types, ctx.causes))
+
+    return test
+
+
+def compile_predicates_batch(preds: Sequence[Mapping[str, Any]]) -> Callable[..., list[int]]:
+    """One function of the Context fields returning the indices of the predicates that
+    hold (triage evaluates every rule for every case)."""
+    consts: dict[str, Any] = {}
+    body = "".join(f"    if {_source(p, consts)}:\n        out.append({i})\n"
+                   for i, p in enumerate(preds))
+    src = f"def _batch({_ARGS}):\n    out = []\n{body}    return out\n"
+    namespace: dict[str, Any] = dict(consts)
+    exec(compile(src, "<follicle predicates>", "exec"), namespace)
+    fn: Callable[..., list[int]] = namespace["_batch"]
+    return fn
+
+
+def _const(consts: dict[str, Any], value: Any) -> str:
+    name = f"_k{len(consts)}"
+    consts[name] = value
+    return name
+
+
+def _source(pred: Mapping[str, Any], consts: dict[str, Any]) -> str:
+    """A Python expression over the Context fields; constants go into `consts` so that
+    nothing from the knowledge files is pasted into source text."""
+    parts = [_clause_source(op, arg, consts) for op, arg in pred.items()]
+    if not parts:
+        return "True"
+    return parts[0] if len(parts) == 1 else "(" + " and ".join(parts) + ")"
+
+
+def _clause_source(op: str, arg: Any, c: dict[str, Any]) -> str:
     if op in ("any", "all", "none"):
-        keys = frozenset(arg)
-        if op == "any":
-            return lambda ctx: not keys.isdisjoint(ctx.keys)
-        if op == "all":
-            return lambda ctx: keys <= ctx.keys
-        return lambda ctx: keys.isdisjoint(ctx.keys)
+        keys = _const(c, frozenset(arg))
+        return {"any": f"(not {keys}.isdisjoint(keys))", "all": f"({keys} <= keys)",
+                "none": f"{keys}.isdisjoint(keys)"}[op]
     if op == "count":
-        keys = frozenset(arg["keys"])
-        n = int(arg["at_least"])
-        return lambda ctx: len(keys & ctx.keys) >= n
+        keys = _const(c, frozenset(arg["keys"]))
+        return f"(len({keys} & keys) >= {_const(c, int(arg['at_least']))})"
     if op in ("any_of", "all_of"):
-        subs = [compile_predicate(p) for p in arg]
-        if op == "any_of":
-            return lambda ctx: any(s(ctx) for s in subs)
-        return lambda ctx: all(s(ctx) for s in subs)
+        subs = [_source(p, c) for p in arg]
+        if not subs:
+            return "False" if op == "any_of" else "True"
+        return "(" + (" or " if op == "any_of" else " and ").join(subs) + ")"
     if op == "not":
-        sub = compile_predicate(arg)
-        return lambda ctx: not sub(ctx)
+        return f"(not {_source(arg, c)})"
     if op == "sex":
-        return lambda ctx: ctx.sex == arg
+        return f"(sex == {_const(c, arg)})"
     if op == "hair":
-        want = bool(arg)
-        return lambda ctx: ctx.hair is want
+        return f"(hair is {_const(c, bool(arg))})"
     if op == "age_below":
-        return lambda ctx: ctx.age is not None and ctx.age < arg
+        return f"(age is not None and age < {_const(c, arg)})"
     if op == "age_at_least":
-        return lambda ctx: ctx.age is not None and ctx.age >= arg
+        return f"(age is not None and age >= {_const(c, arg)})"
     if op == "b12_status":
-        statuses = frozenset(arg)
-        return lambda ctx: ctx.b12_status in statuses
+        return f"(b12_status in {_const(c, frozenset(arg))})"
     if op == "b12_at_least":
-        return lambda ctx: ctx.b12_p >= arg
+        return f"(b12_p >= {_const(c, arg)})"
+    if op in ("type_at_least", "cause_at_least"):
+        name = "types" if op == "type_at_least" else "causes"
+        tests = " or ".join(f"{name}.get({_const(c, k)}, 0.0) >= {_const(c, v)}"
+                            for k, v in arg.items())
+        return f"({name} is not None and ({tests or 'False'}))"
     if op in ("lab_below", "lab_above"):
-        items = tuple(arg.items())
-        if op == "lab_below":
-            return lambda ctx: any(t in ctx.labs and ctx.labs[t] < v for t, v in items)
-        return lambda ctx: any(t in ctx.labs and ctx.labs[t] > v for t, v in items)
-    return lambda ctx: _clause(op, arg, ctx)
+        cmp = "<" if op == "lab_below" else ">"
+        tests = " or ".join(
+            f"({(t := _const(c, k))} in labs and labs[{t}] {cmp} {_const(c, v)})"
+            for k, v in arg.items())
+        return f"({tests or 'False'})"
+    raise ValueError(f"unknown predicate {op!r}")
 
 
 def evaluate(pred: Mapping[str, Any], ctx: Context) -> bool:
