@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import mul
 from typing import Any, NamedTuple
 
 from .case import Case
@@ -79,8 +80,7 @@ class Assessment:
         out = []
         for cf in self.diff.findings:
             if any(cf.type_log):
-                out.append((cf, sum(e * inv for e, inv in zip(exps, cf.type_inv,
-                                                              strict=True))))
+                out.append((cf, sum(map(mul, exps, cf.type_inv))))
         return exps, out
 
     def _type_moves(self, type_id: str) -> list[dict[str, Any]]:
@@ -181,9 +181,9 @@ class Assessment:
             "id": self.case.id,
             "kb_version": kb.version,
             "hair_complaint": self.features.hair,
-            "hair_loss_types": [{"id": t.id, "probability": _round(t.probability),
+            "hair_loss_types": [{"id": t.id, "probability": round(t.probability, 6),
                                  "name": t.name} for t in self.hair_loss_types],
-            "contributing_causes": [{"id": c.id, "probability": _round(c.probability),
+            "contributing_causes": [{"id": c.id, "probability": round(c.probability, 6),
                                      "name": c.name} for c in self.contributing_causes],
             "b12": {
                 "status": b.status,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import add
 
 from ..features import Features
 from ..kb.loader import CompiledFinding, KnowledgeBase
@@ -57,7 +58,7 @@ def differential(f: Features, kb: KnowledgeBase, b12_probability: float) -> Diff
     scores = list(kb.type_priors_log[f.group])
     if f.hair:
         for cf in findings:
-            scores = [s + t for s, t in zip(scores, cf.type_log, strict=True)]
+            scores = list(map(add, scores, cf.type_log))
     top = max(scores)
     exps = [math.exp(s - top) for s in scores]
     total = sum(exps)

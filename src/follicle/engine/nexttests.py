@@ -36,12 +36,15 @@ def expected_information_gain(p: float, p_present: tuple[float, ...],
     """Expected entropy reduction (bits) about a binary target from a banded test."""
     gain = _h(p)
     q = 1.0 - p
+    log2 = math.log2
     for pp, pa in zip(p_present, p_absent, strict=False):
         if damp != 1.0:  # a misleading test: pull its likelihoods towards each other
             pp = pa + damp * (pp - pa)
         pb = p * pp + q * pa
         if pb > 0.0:
-            gain -= pb * _h(p * pp / pb)
+            r = p * pp / pb  # P(target | this band)
+            if 0.0 < r < 1.0:  # minus pb * H(r), H inlined (called for every band)
+                gain += pb * (r * log2(r) + (1.0 - r) * log2(1.0 - r))
     return max(gain, 0.0)
 
 

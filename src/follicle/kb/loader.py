@@ -11,7 +11,7 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -165,6 +165,7 @@ def _bands(informs: S.InformsDef) -> CompiledInforms:
     )
 
 
+@lru_cache(maxsize=1024)
 def unit_key(unit: str) -> str:
     """Normalise how people type units: µ/μ/mc → u, case-insensitive, no spaces."""
     u = unit.strip().replace("µ", "u").replace("μ", "u").replace(" ", "")

@@ -5,6 +5,8 @@ It holds no clinical logic: pages and API call `follicle.assess` and the knowled
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -121,10 +123,21 @@ def error_body(code: str, message: str, details: list[dict[str, Any]] | None = N
     return {"error": {"code": code, "message": message, "details": details or []}}
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the knowledge base and build the engine's tables before the first request
+    (a broken knowledge base stops the server at start, not at a user's request)."""
+    from ..engine.tables import tables
+    from ..kb.loader import load_kb
+
+    tables(load_kb())
+    yield
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPI(title="follicle", version=_version(), docs_url="/api/docs",
-                  openapi_url="/api/openapi.json", redoc_url=None)
+                  openapi_url="/api/openapi.json", redoc_url=None, lifespan=_lifespan)
     app.state.settings = settings
 
     @app.exception_handler(FollicleError)
