@@ -13,7 +13,7 @@ GROUPS = ("child", "adult_female", "adult_male", "older_female", "older_male")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Reference(Strict):
@@ -94,7 +94,7 @@ class CausePrior(Sourced):
 
 
 class FromTypes(Sourced):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     def weights(self) -> dict[str, float]:
         return {k: float(v) for k, v in (self.model_extra or {}).items()}
