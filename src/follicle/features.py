@@ -23,7 +23,7 @@ _SHEDDING_CLASSES = frozenset({"hair_loss_drug", "retinoid", "anticoagulant", "a
                                "androgen", "cytotoxic", "hormonal_contraception"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Features:
     """What the engine knows about a case, in knowledge-base vocabulary."""
 

@@ -364,10 +364,10 @@ class AccessLog:
                 await api_error(500, "internal server error")(scope, receive, wrapped)
             status = status or 500
         if log.isEnabledFor(logging.INFO):
-            log.info(json.dumps({
+            log.info(orjson.dumps({
                 "event": "api_request", "method": scope["method"],
                 "route": getattr(scope.get("route"), "path", "unmatched"), "status": status,
-                "ms": round((time.perf_counter() - start) * 1000, 2)}))
+                "ms": round((time.perf_counter() - start) * 1000, 2)}).decode())
 
 
 def install(app: FastAPI, settings: Settings) -> None:

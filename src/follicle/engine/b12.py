@@ -57,7 +57,7 @@ class Interpretation(NamedTuple):
     primary: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class B12Result:
     status: str
     probability: float

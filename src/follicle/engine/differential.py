@@ -16,7 +16,7 @@ from .tables import tables
 __all__ = ["CauseState", "Differential", "active_findings", "differential"]
 
 
-@dataclass
+@dataclass(slots=True)
 class CauseState:
     """One cause's log-odds and what moved it (finding id or lab, log LR, ref, text)."""
 
@@ -27,7 +27,7 @@ class CauseState:
     probability: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Differential:
     type_ids: tuple[str, ...]
     type_scores: list[float]  # unnormalised log scores

@@ -17,7 +17,7 @@ _OPS = {"any", "all", "none", "count", "sex", "age_below", "age_at_least", "hair
         "lab_above", "any_of", "all_of", "not"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
     """What a predicate can look at."""
 
