@@ -58,9 +58,18 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 PageHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
-def _page(request: Request) -> PageHandler | None:
-    handler: PageHandler | None = getattr(request.app.state, "page_error_handler", None)
-    return handler
+async def _outside_api(request: Request, exc: Exception,
+                       default: Callable[[Request, Any], Awaitable[Response]]) -> Response:
+    """Errors on non-API paths: the web pages' HTML handler when installed, else
+    FastAPI's default."""
+    page: PageHandler | None = getattr(request.app.state, "page_error_handler", None)
+    if page is not None:
+        return await page(request, exc)
+    return await default(request, exc)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    return api_error(500, "internal server error")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -69,10 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         if not _is_api(request):
-            page = _page(request)
-            if page is not None:
-                return await page(request, exc)
-            return await request_validation_exception_handler(request, exc)
+            return await _outside_api(request, exc, request_validation_exception_handler)
         details = []
         for e in exc.errors():
             d: dict[str, Any] = {"message": str(e.get("msg", "invalid"))}
@@ -87,10 +93,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if not _is_api(request):
-            page = _page(request)
-            if page is not None:
-                return await page(request, exc)
-            return await http_exception_handler(request, exc)
+            return await _outside_api(request, exc, http_exception_handler)
         message = exc.detail if isinstance(exc.detail, str) else MESSAGES.get(
             exc.status_code, "error")
         return api_error(exc.status_code, message, headers=exc.headers)
@@ -102,7 +105,5 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error('{"event": "unhandled_error", "route": "%s", "type": "%s"}',
                   route, type(exc).__name__)
         if not _is_api(request):
-            page = _page(request)
-            if page is not None:
-                return await page(request, exc)
-        return api_error(500, "internal server error")
+            return await _outside_api(request, exc, _internal_error)
+        return await _internal_error(request, exc)

@@ -47,11 +47,10 @@ _ARGS = "keys, age, sex, hair, labs, b12_status, b12_p, types, causes"
 def compile_predicates(preds: Sequence[Mapping[str, Any]]) -> list[Compiled]:
     """Compile several predicates at once (one generated module, shared constants)."""
     consts: dict[str, Any] = {}
-    exprs = [_source(p, consts) for p in preds]
-    lines = [f"def _p{i}({_ARGS}):\n    return {e}\n" for i, e in enumerate(exprs)]
-    namespace: dict[str, Any] = dict(consts)
-    exec(compile("".join(lines), "<follicle predicates>", "exec"), namespace)
-    return [_on_context(namespace[f"_p{i}"]) for i in range(len(exprs))]
+    src = "".join(f"def _p{i}({_ARGS}):\n    return {_source(p, consts)}\n"
+                  for i, p in enumerate(preds))
+    namespace = _run(src, consts)
+    return [_on_context(namespace[f"_p{i}"]) for i in range(len(preds))]
 
 
 def _on_context(fn: Callable[..., Any]) -> Compiled:
@@ -68,11 +67,16 @@ def compile_predicates_batch(preds: Sequence[Mapping[str, Any]]) -> Callable[...
     consts: dict[str, Any] = {}
     body = "".join(f"    if {_source(p, consts)}:\n        out.append({i})\n"
                    for i, p in enumerate(preds))
-    src = f"def _batch({_ARGS}):\n    out = []\n{body}    return out\n"
-    namespace: dict[str, Any] = dict(consts)
-    exec(compile(src, "<follicle predicates>", "exec"), namespace)
-    fn: Callable[..., list[int]] = namespace["_batch"]
+    fn: Callable[..., list[int]] = _run(
+        f"def _batch({_ARGS}):\n    out = []\n{body}    return out\n", consts)["_batch"]
     return fn
+
+
+def _run(src: str, consts: dict[str, Any]) -> dict[str, Any]:
+    """Execute generated source (identifiers and operators only) with its constants."""
+    namespace = dict(consts)
+    exec(compile(src, "<follicle predicates>", "exec"), namespace)
+    return namespace
 
 
 def _const(consts: dict[str, Any], value: Any) -> str:
