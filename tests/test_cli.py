@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from follicle.cli import app
@@ -72,3 +75,22 @@ def test_learn_lists_articles():
     assert r.exit_code == 0 and "krugluger" in r.output.lower()
     r = runner.invoke(app, ["learn", "no-such-topic"])
     assert r.exit_code == 2
+
+
+@pytest.mark.parametrize(("old", "new", "says"), [
+    ("odds_ratio: 1.89,", "odds_ratio: banana,", "hair_loss.odds_ratio"),  # schema
+    ("odds_ratio: 1.89,", "odds_ratio: 1.89 x: {", "not valid YAML"),  # syntax
+])
+def test_serve_with_a_broken_knowledge_base_exits_2_naming_file_and_line(
+        tmp_path, old, new, says):
+    kb = tmp_path / "kb"
+    shutil.copytree(ROOT / "src" / "follicle" / "knowledge" / "2026.1", kb)
+    text = (kb / "b12.yaml").read_text()
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if old in t)
+    (kb / "b12.yaml").write_text(text.replace(old, new, 1))
+    r = subprocess.run([sys.executable, "-m", "follicle", "serve", "--port", "1"],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "FOLLICLE_KB_DIR": str(kb)})
+    assert r.returncode == 2
+    assert f"b12.yaml:{line}" in r.stderr and says in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

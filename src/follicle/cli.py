@@ -143,7 +143,13 @@ def serve(
 
     if database:
         os.environ["FOLLICLE_DATABASE_URL"] = database
+    from .kb.loader import load_kb
     from .settings import Settings
+
+    try:
+        load_kb()  # a broken knowledge base stops here, before any worker starts
+    except FollicleError as exc:
+        _fail(exc)
 
     settings = Settings.from_env()
     os.environ.setdefault("FOLLICLE_SECRET_KEY", settings.secret_key)

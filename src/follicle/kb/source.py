@@ -55,9 +55,18 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_seque
 
 
 def load_yaml_file(path: Path) -> Any:
-    """Parse one YAML file, keeping line numbers on every mapping and list."""
-    with path.open("rb") as fh:
-        return yaml.load(fh, Loader=_LineLoader)
+    """Parse one YAML file, keeping line numbers on every mapping and list; a syntax
+    error becomes a KnowledgeError naming the file and line."""
+    from ..errors import KnowledgeError
+
+    try:
+        with path.open("rb") as fh:
+            return yaml.load(fh, Loader=_LineLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path.name}:{mark.line + 1}" if mark is not None else path.name
+        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        raise KnowledgeError(f"not valid YAML: {problem}", path=where) from None
 
 
 def locate(root: Any, loc: tuple[str | int, ...]) -> tuple[int, str]:
