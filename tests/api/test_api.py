@@ -78,6 +78,67 @@ def test_assess_matches_engine_and_stores_nothing(client: TestClient) -> None:
         assert conn.execute(text("SELECT count(*) FROM assessments")).scalar_one() == before
 
 
+def _call_fast_path(body_chunks: list[bytes], headers: list[tuple[bytes, bytes]],
+                    ) -> tuple[list[dict], list[dict] | None]:
+    """Drive `AssessFastPath` around a recording inner app; returns (sent, inner got)."""
+    from follicle.api.routes import AssessFastPath
+
+    got: list[dict] | None = None
+
+    async def inner(scope: dict, receive: object, send: object) -> None:
+        nonlocal got
+        got = []
+        while True:
+            m = await receive()  # type: ignore[operator]
+            got.append(m)
+            if not m.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 299, "headers": []})  # type: ignore[operator]
+
+    incoming = [{"type": "http.request", "body": c, "more_body": i < len(body_chunks) - 1}
+                for i, c in enumerate(body_chunks)]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return incoming.pop(0)
+
+    async def send(m: dict) -> None:
+        sent.append(m)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/assess", "headers": headers}
+    asyncio.run(AssessFastPath(inner)(scope, receive, send))  # type: ignore[arg-type]
+    return sent, got
+
+
+def test_assess_fast_path_answers_valid_cases_and_hands_on_the_rest() -> None:
+    """The hot path answers a valid case itself (body in chunks too); anything else reaches
+    the normal route with every body chunk replayed unchanged."""
+    body = json.dumps({**CASE, "age": 58}).encode()
+    sent, got = _call_fast_path([body[:40], body[40:]], [(b"content-type", b"application/json")])
+    assert got is None
+    assert sent[0]["status"] == 200
+    assert json.loads(sent[1]["body"]) == json.loads(
+        json.dumps(follicle.assess({**CASE, "age": 58}).to_dict()))
+    for chunks, headers in ([[b'{"format": "follicle-', b'case/1", "age": -4}'],
+                             [(b"content-type", b"application/json")]],
+                            [[body], [(b"content-type", b"text/plain")]],
+                            [[b"{not json"], []]):
+        sent, got = _call_fast_path(chunks, headers)
+        assert sent[0]["status"] == 299
+        assert got is not None and b"".join(m["body"] for m in got) == b"".join(chunks)
+
+
+def test_assess_fast_path_keeps_headers_and_access_log(client: TestClient,
+                                                       caplog: pytest.LogCaptureFixture,
+                                                       ) -> None:
+    caplog.set_level(logging.INFO, logger="follicle.api")
+    r = client.post("/api/v1/assess", json={**CASE, "age": 44})
+    assert r.status_code == 200 and r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-length"] == str(len(r.content))
+    line = json.loads([x for x in caplog.records if x.name == "follicle.api"][-1].getMessage())
+    assert line["route"] == "/api/v1/assess" and line["status"] == 200
+
+
 def test_save_get_delete(client: TestClient) -> None:
     r = client.post("/api/v1/assessments", json=CASE)
     assert r.status_code == 201

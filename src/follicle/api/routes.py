@@ -370,10 +370,77 @@ class AccessLog:
                 "ms": round((time.perf_counter() - start) * 1000, 2)}).decode())
 
 
+class AssessFastPath:
+    """Answers a valid `POST /api/v1/assess` without FastAPI's per-request machinery.
+
+    The endpoint is the API's hot path, and outside the engine most of its cost is the
+    framework (routing, request and response objects). This ASGI layer sits inside every
+    other middleware (body limit, security headers, access log), reads the body and answers
+    a valid JSON case itself; anything else (another content type, a body that is not a
+    valid case, an error) goes to the normal route with the body replayed, so every answer
+    is exactly the route's.
+    """
+
+    PATH = "/api/v1/assess"
+
+    def __init__(self, app: ASGIApp, route: Any = None) -> None:
+        self.app = app
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["path"] != self.PATH
+                or scope["method"] != "POST" or not _json_content_type(scope)):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body = b""
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        out = None
+        if message["type"] == "http.request":
+            try:
+                out = _assessment_bytes(body)
+            except Exception:
+                out = None
+        if out is None:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        scope["route"] = self.route
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-length", str(len(out)).encode()),
+            (b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": out})
+
+
+def _json_content_type(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return bool(value.split(b";")[0].strip() == b"application/json")
+    return True
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the API routes, error handlers, access log and the tracker page to the app."""
     app.include_router(router)
     install_error_handlers(app)
+    route = next(r for r in router.routes
+                 if getattr(r, "path", None) == AssessFastPath.PATH)
+    app.add_middleware(AssessFastPath, route=route)
     app.add_middleware(AccessLog)
     S.add_components(app)
     from .docs import install_docs
