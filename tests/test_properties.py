@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -73,6 +74,15 @@ def test_probabilities_are_probabilities(c):
     assert d["triage"] in ("routine", "soon", "urgent")
     assert all(t in CODES["lab"] for t in d["next_tests"])
 
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases())
+def test_to_json_is_exactly_to_dict_serialised(c):
+    """The API's fast serialisation (pre-serialised references and rules) gives the same
+    bytes as serialising the document."""
+    a = follicle.assess(c)
+    assert a.to_json() == orjson.dumps(a.to_dict())
 
 def _add(c: dict[str, Any], risk: tuple[str, str | None, Any]) -> dict[str, Any]:
     import copy

@@ -8,13 +8,15 @@ from functools import cached_property
 from operator import mul
 from typing import Any, NamedTuple
 
+import orjson
+
 from .case import Case
 from .engine.b12 import B12Result
 from .engine.differential import Differential
 from .engine.nexttests import NextTest
 from .engine.tables import Tables, tables
 from .features import Features
-from .kb.loader import KnowledgeBase
+from .kb.loader import KnowledgeBase, unit_key
 from .kb.schema import RuleDef
 
 __all__ = ["Assessment", "Ranked"]
@@ -160,6 +162,14 @@ class Assessment:
 
     def to_dict(self) -> dict[str, Any]:
         """The `follicle-assessment/1` document (required fields plus explanations)."""
+        return self._document(serialised=False)
+
+    def to_json(self) -> bytes:
+        """`to_dict()` as compact JSON bytes, the same bytes as `orjson.dumps(to_dict())`,
+        built faster: the knowledge base's references and rules go in pre-serialised."""
+        return orjson.dumps(self._document(serialised=True))
+
+    def _document(self, serialised: bool) -> dict[str, Any]:
         kb = self.kb
         b = self.b12
         decided = b.decided_by
@@ -169,13 +179,24 @@ class Assessment:
             labs.append({
                 "test": lab.test, "value": lab.value, "unit": lab.unit,
                 "canonical_value": round(
-                    lab.value * kb.labs[lab.test].factors[_ukey(lab.unit)], 6),
+                    lab.value * kb.labs[lab.test].factors[unit_key(lab.unit)], 6),
                 "canonical_unit": d.canonical,
                 "loinc": d.loinc[0].code or None,
             })
-        ref_json = self._tables.references
-        refs = [dict(ref_json[rid]) for rid in self.references_used()]
-        rule_json = self._tables.rules_json
+        t = self._tables
+        refs: list[Any]
+        rules: list[Any]
+        flags: list[Any]
+        if serialised:
+            ref_bytes, rule_bytes = t.references_bytes, t.rules_bytes
+            refs = [ref_bytes[rid] for rid in self.references_used()]
+            flags = [rule_bytes[r.id] for r in self.red_flags]
+            rules = [rule_bytes[r.id] for r in self.rules]
+        else:
+            ref_json, rule_json = t.references, t.rules_json
+            refs = [dict(ref_json[rid]) for rid in self.references_used()]
+            flags = [dict(rule_json[r.id]) for r in self.red_flags]
+            rules = [dict(rule_json[r.id]) for r in self.rules]
         return {
             "format": "follicle-assessment/1",
             "id": self.case.id,
@@ -200,8 +221,8 @@ class Assessment:
             },
             "triage": self.triage,
             "red_flags": self.red_flag_reasons,
-            "red_flag_details": [dict(rule_json[r.id]) for r in self.red_flags],
-            "triage_reasons": [dict(rule_json[r.id]) for r in self.rules],
+            "red_flag_details": flags,
+            "triage_reasons": rules,
             "next_tests": [t.test for t in self.next_tests],
             "next_test_details": [
                 {"test": t.test, "name": kb.labs[t.test].definition.name,
@@ -214,9 +235,3 @@ class Assessment:
                          "taken into account" for m in self.features.unknown_medications],
             "references": refs,
         }
-
-
-def _ukey(unit: str) -> str:
-    from .kb.loader import unit_key
-
-    return unit_key(unit)

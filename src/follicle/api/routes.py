@@ -103,7 +103,7 @@ def _assessment_bytes(raw: bytes) -> bytes:
         if hit is not None:
             _ASSESS_CACHE.move_to_end(key)
             return hit
-    out = _dumps(assess(parse_case(_parse_json(raw))).to_dict())
+    out = assess(parse_case(_parse_json(raw))).to_json()
     with _cache_lock:
         _ASSESS_CACHE[key] = out
         while len(_ASSESS_CACHE) > _ASSESS_CACHE_SIZE:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from ..kb.loader import CompiledFinding, CompiledInforms, CompiledLab, KnowledgeBase
 from ..kb.schema import CauseDef, CautionDef, RuleDef
 from .predicates import Compiled, compile_predicates, compile_predicates_batch
@@ -64,6 +66,8 @@ class Tables:
     article_by_key: dict[str, str]
     references: dict[str, dict[str, Any]]  # id -> its JSON form
     rules_json: dict[str, dict[str, Any]]  # rule id -> its JSON form
+    references_bytes: dict[str, orjson.Fragment]  # the same, serialised once
+    rules_bytes: dict[str, orjson.Fragment]
 
 
 _CACHE: dict[int, tuple[KnowledgeBase, Tables]] = {}
@@ -115,6 +119,12 @@ def _build(kb: KnowledgeBase) -> Tables:
         article = next((f.article for f in found if f.article), None)
         if article:
             article_by_key[key] = article
+    references = {rid: {"id": rid, "citation": r.citation, "pmid": r.pmid, "doi": r.doi,
+                        "url": r.url, "verified": r.verified}
+                  for rid, r in kb.references.items()}
+    rules_json = {r.id: {"id": r.id, "level": r.level, "reason": r.reason,
+                         "action": r.action, "ref": r.ref, "article": r.article}
+                  for r in rules}
     return Tables(
         baseline_ages=tuple(float(p.age) for p in pts),
         baseline_logits={s: tuple(_logit(getattr(p, s)) for p in pts)
@@ -132,12 +142,10 @@ def _build(kb: KnowledgeBase) -> Tables:
         type_index=type_index,
         finding_type_static={id(cf): _type_static(cf, kb) for cf in kb.findings},
         article_by_key=article_by_key,
-        references={rid: {"id": rid, "citation": r.citation, "pmid": r.pmid, "doi": r.doi,
-                          "url": r.url, "verified": r.verified}
-                    for rid, r in kb.references.items()},
-        rules_json={r.id: {"id": r.id, "level": r.level, "reason": r.reason,
-                           "action": r.action, "ref": r.ref, "article": r.article}
-                    for r in rules},
+        references=references,
+        rules_json=rules_json,
+        references_bytes={k: orjson.Fragment(orjson.dumps(v)) for k, v in references.items()},
+        rules_bytes={k: orjson.Fragment(orjson.dumps(v)) for k, v in rules_json.items()},
     )
 
 
