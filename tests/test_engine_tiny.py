@@ -165,3 +165,19 @@ def test_no_more_b12_tests_once_the_guideline_has_decided(tiny_kb):
         a = assess(case(age=40, sex="female", labs=[{"test": "b12", "value": value,
                                                      "unit": "ng/L"}]), kb=tiny_kb)
         assert not {"active_b12", "mma"} & {t.test for t in a.next_tests}
+
+
+def test_a_rule_with_a_work_up_puts_its_tests_first(tiny_kb):
+    """A fired rule's own tests lead the next tests, whatever their information value,
+    and are left out once done."""
+    plain = assess(case(age=40, sex="female", history={"diet": "vegan"}), kb=tiny_kb)
+    assert plain.next_tests[0].test != "ferritin"
+    heavy = assess(case(age=40, sex="female", history={"diet": "vegan",
+                                                       "heavy_periods": True}), kb=tiny_kb)
+    first = heavy.next_tests[0]
+    assert first.test == "ferritin" and first.notes[0] == "Comes first because: heavy periods"
+    assert [t.test for t in heavy.next_tests[1:]] == [t.test for t in plain.next_tests
+                                                       if t.test != "ferritin"]
+    done = assess(case(age=40, sex="female", history={"heavy_periods": True},
+                       labs=[{"test": "ferritin", "value": 40, "unit": "ug/L"}]), kb=tiny_kb)
+    assert "ferritin" not in [t.test for t in done.next_tests]

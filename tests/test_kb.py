@@ -73,6 +73,12 @@ def test_unknown_predicate_is_reported(kb_copy):
                for p in problems)
 
 
+
+def test_unknown_test_in_a_rule_work_up_is_reported(kb_copy):
+    _edit(kb_copy / "triage.yaml", "    tests: [testosterone]\n", "    tests: [dheas]\n")
+    problems = [str(p) for p in check_kb(directory=kb_copy)]
+    assert any("unknown test 'dheas'" in p and "triage.yaml:" in p for p in problems), problems
+
 def test_expert_estimates_are_labelled():
     kb = load_kb_dir(kb_dir())
     assert kb.references["follicle_expert"].kind == "expert_estimate"

@@ -44,6 +44,7 @@ def assess(case: Case | dict[str, Any], *, kb: KnowledgeBase | None = None) -> A
     ctx = Context(f.keys, f.age, f.sex, f.hair, f.labs, b12.status, b12.probability,
                   type_p, cause_p)
     level, flags, rules = triage(ctx, kb)
-    tests = rank_tests(f, kb, b12.probability, cause_p, b12.status)
+    first = [(test, r.reason) for r in (*flags, *rules) for test in r.tests]
+    tests = rank_tests(f, kb, b12.probability, cause_p, b12.status, first)
     return Assessment(case=parsed, kb=kb, features=f, b12=b12, diff=diff, triage=level,
                       red_flags=flags, rules=rules, next_tests=tests)

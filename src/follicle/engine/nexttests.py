@@ -9,6 +9,7 @@ are offered only after a first-line result, as NICE NG239 orders them.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from ..features import Features
@@ -49,8 +50,14 @@ def expected_information_gain(p: float, p_present: tuple[float, ...],
 
 
 def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
-               cause_p: dict[str, float], b12_status: str = "untested") -> list[NextTest]:
+               cause_p: dict[str, float], b12_status: str = "untested",
+               first: Sequence[tuple[str, str]] = ()) -> list[NextTest]:
     """Tests worth doing next, most valuable first.
+
+    `first` holds (test, reason) pairs from triage rules that fired with a work-up of their
+    own (e.g. testosterone for virilisation): a warning sign decides the first test, not
+    information value, since a likely cause still needs its confirming test before anyone
+    can act on it. Those tests lead, in rule order, if not done yet.
 
     When the B12 labs sit in a guideline's grey zone the treatment decision is open
     whatever the probability, so B12 is valued at maximal decision uncertainty (p = 0.5):
@@ -94,4 +101,19 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
         if total > 0.005:
             out.append(NextTest(test, total, tuple(targets), tuple(notes)))
     out.sort(key=lambda t: -t.value)
+    if first:
+        return _lead_with(out, first, done)
     return out
+
+
+def _lead_with(ranked: list[NextTest], first: Sequence[tuple[str, str]],
+               done: Collection[str]) -> list[NextTest]:
+    by_test = {t.test: t for t in ranked}
+    head: list[NextTest] = []
+    for test, reason in first:
+        if test in done or any(h.test == test for h in head):
+            continue
+        t = by_test.pop(test, None) or NextTest(test, 0.0, (), ())
+        head.append(t._replace(notes=(f"Comes first because: {reason}",
+                                      *t.notes)))
+    return head + [t for t in ranked if t.test in by_test]

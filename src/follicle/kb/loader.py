@@ -487,6 +487,9 @@ def check_kb(version: str | None = None, directory: Path | None = None,
 
         for msg in validate_predicate(rule.when, kb):
             bad(msg, f"triage.yaml {rule.id}")
+        for test in rule.tests:
+            if test not in kb.labs:
+                bad(f"unknown test {test!r}", f"triage.yaml {rule.id}.tests")
     for f in kb.findings:
         if f.only:
             from ..engine.predicates import validate_predicate

@@ -335,6 +335,7 @@ class RuleDef(Strict):
     evidence: Evidence = "expert_estimate"
     article: str | None = None
     supersedes: list[str] = Field(default_factory=list)
+    tests: list[str] = Field(default_factory=list)  # work-up that comes first when it fires
 
 
 class TriageFile(Strict):
