@@ -181,3 +181,18 @@ def test_a_rule_with_a_work_up_puts_its_tests_first(tiny_kb):
     done = assess(case(age=40, sex="female", history={"heavy_periods": True},
                        labs=[{"test": "ferritin", "value": 40, "unit": "ug/L"}]), kb=tiny_kb)
     assert "ferritin" not in [t.test for t in done.next_tests]
+
+
+def test_findings_in_one_group_count_once_for_a_cause(tiny_kb):
+    """Correlated findings (a diagnosis and its variants) move a cause by the strongest
+    one alone, not by their product; the others are not listed as moves."""
+    def iron(conditions: list[str]) -> tuple[float, list[str]]:
+        a = assess(case(age=30, sex="female", history={"conditions": conditions}), kb=tiny_kb)
+        p = next(c.probability for c in a.contributing_causes if c.id == "iron_deficiency")
+        return p, [m["finding"] for m in a.explanations["causes"]["iron_deficiency"]]
+
+    both, moves = iron(["anaemia", "iron_deficiency_anaemia"])
+    assert both == pytest.approx(0.25 * 6 / (1 + 0.25 * 6))
+    assert moves == ["condition:iron_deficiency_anaemia"]
+    assert iron(["iron_deficiency_anaemia", "anaemia"])[0] == pytest.approx(both)
+    assert iron(["anaemia"])[0] == pytest.approx(0.25 * 3 / (1 + 0.25 * 3))

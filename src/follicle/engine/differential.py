@@ -75,12 +75,22 @@ def differential(f: Features, kb: KnowledgeBase, b12_probability: float) -> Diff
             causes[cid] = CauseState(cid, 0.0, -math.inf, [], 0.0)
         else:
             causes[cid] = CauseState(cid, row.prior, row.log_odds, [])
+    strongest: dict[tuple[str, str], tuple[float, CompiledFinding]] = {}
     for cf in findings:
         for cid, ll in cf.cause_log.items():
             st = causes[cid]
             if st.prior > 0.0 and cid != "b12_deficiency":
+                if cf.group is not None:  # correlated findings: keep the strongest only
+                    best = strongest.get((cf.group, cid))
+                    if best is None or abs(ll) > abs(best[0]):
+                        strongest[(cf.group, cid)] = (ll, cf)
+                    continue
                 st.log_odds += ll
                 st.moves.append((cf.id, cf.text, ll, cf.cause_refs[cid], cf.evidence))
+    for (_, cid), (ll, cf) in strongest.items():
+        st = causes[cid]
+        st.log_odds += ll
+        st.moves.append((cf.id, cf.text, ll, cf.cause_refs[cid], cf.evidence))
     for test, value in labs.items():
         lab = kb.labs[test]
         for inf in lab.informs:

@@ -97,6 +97,7 @@ class CompiledFinding:
     type_refs: dict[str, str]
     cause_log: dict[str, float]
     cause_refs: dict[str, str]
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,7 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
             id=f.id or f.key, key=f.key, only=f.only, text=f.text, ref=f.ref,
             evidence=f.evidence, article=f.article, type_log=tuple(logs),
             type_inv=tuple(math.exp(-x) for x in logs),
-            type_refs=type_refs, cause_log=cause_log, cause_refs=cause_refs,
+            type_refs=type_refs, cause_log=cause_log, cause_refs=cause_refs, group=f.group,
         )
         compiled.append(cf)
         by_key.setdefault(f.key, []).append(cf)

@@ -128,6 +128,7 @@ class FindingDef(Strict):
     types: dict[str, float | SourcedLR] = Field(default_factory=dict)
     causes: dict[str, float | SourcedLR] = Field(default_factory=dict)
     article: str | None = None
+    group: str | None = None  # findings that tell the same thing: only the strongest counts
 
     @field_validator("types", "causes")
     @classmethod
