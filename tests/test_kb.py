@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from follicle.errors import KnowledgeError
-from follicle.kb.loader import check_kb, kb_dir, load_kb_dir
+from follicle.kb.loader import check_kb, kb_dir, load_kb, load_kb_dir
 
 
 def test_real_knowledge_base_is_clean():
@@ -98,3 +98,17 @@ def test_compiled_cache_is_reused_and_invalidated(kb_copy, tmp_path, monkeypatch
     changed = load_kb_dir.__wrapped__(kb_copy, "t")
     assert any(t.name == "TE" for t in changed.types)
     assert len(list((tmp_path / "cache" / "follicle").glob("kb-t-*.pickle"))) == 2
+
+
+def test_brand_names_take_their_generic_class():
+    kb = load_kb()
+    assert kb.medications["epilim chrono"] == kb.medications["valproate"] == "hair_loss_drug"
+    assert kb.medications["roaccutane"] == "retinoid"
+    assert kb.medications["glucophage"] == "metformin"
+
+
+def test_brand_naming_an_unlisted_generic_is_reported(kb_copy):
+    _edit(kb_copy / "medications.yaml", "  roaccutane: isotretinoin\n",
+          "  roaccutane: isotretinion\n")
+    problems = [str(p) for p in check_kb(directory=kb_copy)]
+    assert any("brand 'roaccutane' names 'isotretinion'" in p for p in problems), problems

@@ -119,10 +119,11 @@ class KnowledgeBase:
     b12: S.B12File
     b12_factors: dict[str, S.OddsRatioDef]
     population: S.B12PopulationFile
-    medications: dict[str, str]  # generic name -> class
+    medications: dict[str, str]  # generic or brand name -> class
     red_flags: tuple[S.RuleDef, ...]
     rules: tuple[S.RuleDef, ...]
     raw: dict[str, Any] = field(repr=False)
+    brands: dict[str, str] = field(default_factory=dict)  # brand name -> generic name
 
     def reference(self, ref_id: str) -> S.Reference:
         return self.references[ref_id]
@@ -321,6 +322,10 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
     for cls, names in meds_file.classes.items():
         for name in names:
             medications[name.lower()] = cls
+    brands = {b.lower(): g.lower() for b, g in meds_file.brands.items()}
+    for brand, generic in brands.items():
+        if generic in medications:
+            medications.setdefault(brand, medications[generic])
 
     return KnowledgeBase(
         version=version,
@@ -340,6 +345,7 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
         b12_factors={f.key: f for f in b12_file.factors},
         population=pop_file,
         medications=medications,
+        brands=brands,
         red_flags=tuple(triage_file.red_flags),
         rules=tuple(triage_file.rules),
         raw=raw,
@@ -464,6 +470,9 @@ def check_kb(version: str | None = None, directory: Path | None = None,
     for cls in set(kb.medications.values()):
         if cls != "none" and f"med:{cls}" not in kb.findings_by_key:
             bad(f"no finding for medicine class {cls!r}", "medications.yaml")
+    for brand, generic in kb.brands.items():
+        if generic not in kb.medications:
+            bad(f"brand {brand!r} names {generic!r}, which no class lists", "medications.yaml")
     for key, factor in kb.b12_factors.items():
         risk = key.startswith(("symptom:", "condition:", "diet:", "family_condition:")) or \
             key.endswith(":yes")

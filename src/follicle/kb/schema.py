@@ -324,6 +324,7 @@ class MedicationsFile(Strict):
     format: Literal["follicle-kb/medications/1"]
     ref: str
     classes: dict[str, list[str]]
+    brands: dict[str, str] = Field(default_factory=dict)  # brand name -> generic name
 
 
 class RuleDef(Strict):
