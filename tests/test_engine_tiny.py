@@ -196,3 +196,14 @@ def test_findings_in_one_group_count_once_for_a_cause(tiny_kb):
     assert moves == ["condition:iron_deficiency_anaemia"]
     assert iron(["iron_deficiency_anaemia", "anaemia"])[0] == pytest.approx(both)
     assert iron(["anaemia"])[0] == pytest.approx(0.25 * 3 / (1 + 0.25 * 3))
+
+
+@pytest.mark.parametrize(("value", "lr"), [(179.9, 10.0), (180, 1.2), (350, 1.2),
+                                           (350.1, 0.2 / 0.7)])
+def test_a_value_on_a_guideline_edge_gets_the_likelihood_of_its_status(tiny_kb, value, lr):
+    """The guideline prints 180-350 as one range, both ends included; the likelihood
+    bands follow it, so 350 counts as grey zone for the probability as for the status."""
+    a = assess(case(age=30, sex="female", labs=[{"test": "b12", "value": value,
+                                                 "unit": "ng/L"}]), kb=tiny_kb)
+    odds = 0.1 / 0.9 * lr
+    assert a.b12.probability == pytest.approx(odds / (1 + odds))

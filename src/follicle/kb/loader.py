@@ -66,10 +66,11 @@ class CompiledInforms:
     p_absent: tuple[float, ...]
     log_lr: tuple[float, ...]
     note: str | None
+    closed: frozenset[float] = frozenset()  # uppers that belong to their band (see _bands)
 
     def band_index(self, value: float) -> int:
         for i, hi in enumerate(self.uppers):
-            if value < hi:
+            if value < hi or (value == hi and hi in self.closed):
                 return i
         return len(self.uppers) - 1
 
@@ -148,7 +149,13 @@ def _read(directory: Path, name: str) -> tuple[Any, Path]:
     return load_yaml_file(path), path
 
 
-def _bands(informs: S.InformsDef) -> CompiledInforms:
+def _bands(informs: S.InformsDef, lab: S.LabDef) -> CompiledInforms:
+    """Bands are half-open, [from, to), except where the lab's primary guideline prints a
+    range "from X to Y" that includes Y (NICE NG239: total B12 350 ng/L is still the grey
+    zone): there the likelihood band ending at Y includes Y too, so a value on the edge
+    gets the probability of the status it is given."""
+    closed = frozenset(b.to for g in lab.guidelines if g.primary for b in g.bands
+                       if b.from_ is not None and b.to is not None)
     uppers: list[float] = []
     lowers: list[float] = []
     pp: list[float] = []
@@ -163,7 +170,7 @@ def _bands(informs: S.InformsDef) -> CompiledInforms:
         target=informs.target, sex=informs.sex, ref=informs.ref, evidence=informs.evidence,
         uppers=tuple(uppers), lower_bounds=tuple(lowers), p_present=tuple(pp),
         p_absent=tuple(pa), log_lr=tuple(math.log(a / b) for a, b in zip(pp, pa, strict=True)),
-        note=informs.note,
+        note=informs.note, closed=closed,
     )
 
 
@@ -314,7 +321,7 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
             factors[unit_key(u.ucum)] = factors[unit_key(u.unit)]
         labs[lab.id] = CompiledLab(
             id=lab.id, definition=lab, factors=factors,
-            informs=tuple(_bands(i) for i in lab.informs),
+            informs=tuple(_bands(i, lab) for i in lab.informs),
             caution={c.when: c for c in lab.caution},
         )
 
