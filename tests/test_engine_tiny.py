@@ -207,3 +207,18 @@ def test_a_value_on_a_guideline_edge_gets_the_likelihood_of_its_status(tiny_kb, 
                                                  "unit": "ng/L"}]), kb=tiny_kb)
     odds = 0.1 / 0.9 * lr
     assert a.b12.probability == pytest.approx(odds / (1 + odds))
+
+
+def test_a_raised_mma_does_not_decide_when_a_caution_doubts_it(tiny_kb):
+    """Kidney disease raises MMA: a raised MMA then leaves the status open (with a note)
+    instead of calling deficiency; without the caution the same MMA decides."""
+    labs = [{"test": "b12", "value": 250, "unit": "ng/L"},
+            {"test": "mma", "value": 0.6, "unit": "umol/L"}]
+    plain = assess(case(age=60, sex="male", labs=labs), kb=tiny_kb)
+    ckd = assess(case(age=60, sex="male", labs=labs,
+                      history={"conditions": ["chronic_kidney_disease"]}), kb=tiny_kb)
+    alone = assess(case(age=60, sex="male", labs=labs[1:],
+                        history={"conditions": ["chronic_kidney_disease"]}), kb=tiny_kb)
+    assert plain.b12.status == "deficient"
+    assert ckd.b12.status == alone.b12.status == "indeterminate"
+    assert any(n.startswith("Kidneys raise MMA.") for n in ckd.b12.notes)

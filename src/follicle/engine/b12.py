@@ -248,6 +248,13 @@ def _status(f: Features, kb: KnowledgeBase, upper: dict[str, float],
     n2o = N2O in f.keys
     primary = by_test.get("active_b12") or by_test.get("b12")
     mma = by_test.get("mma")
+    if mma is not None and mma.status == "deficient":
+        doubts = [c.note for c in kb.labs["mma"].caution.values()
+                  if c.applies_to == "alarming" and c.when in f.keys]
+        if doubts:  # e.g. kidney disease: a raised MMA cannot decide on its own
+            notes.append(f"{doubts[0]} A raised MMA is read as not decisive here.")
+            mma = mma._replace(status="indeterminate")
+            by_test["mma"] = mma
     hcy = by_test.get("homocysteine")
     if primary is None:
         if mma is not None:
