@@ -222,3 +222,17 @@ def test_a_raised_mma_does_not_decide_when_a_caution_doubts_it(tiny_kb):
     assert plain.b12.status == "deficient"
     assert ckd.b12.status == alone.b12.status == "indeterminate"
     assert any(n.startswith("Kidneys raise MMA.") for n in ckd.b12.notes)
+
+
+@pytest.mark.parametrize(("upper", "lr", "status"), [(0.40, 0.1 / 0.8, "not_deficient"),
+                                                     (0.30, 0.7 / 0.05, "deficient"),
+                                                     (None, 0.2 / 0.15, "indeterminate")])
+def test_the_laboratory_mma_range_sets_probability_and_status_alike(tiny_kb, upper, lr,
+                                                                   status):
+    mma: dict[str, object] = {"test": "mma", "value": 0.38, "unit": "umol/L"}
+    if upper is not None:
+        mma["reference_range"] = [0.1, upper]
+    a = assess(case(age=30, sex="female", labs=[mma]), kb=tiny_kb)
+    odds = 0.1 / 0.9 * lr
+    assert a.b12.probability == pytest.approx(odds / (1 + odds))
+    assert a.b12.status == status

@@ -212,7 +212,11 @@ def assess_b12(f: Features, kb: KnowledgeBase,
         for inf in lab.informs:
             if inf.target != "b12":
                 continue
-            ll = _band_log_lr(inf, labs[test])
+            upper = (reference_upper or {}).get(test) if test == "mma" else None
+            if upper is None:
+                ll = _band_log_lr(inf, labs[test])
+            else:  # the laboratory's own range decides normal or raised, as for the status
+                ll = inf.log_lr[0] if labs[test] <= upper else inf.log_lr[-1]
             for c in lab.caution.values():
                 if c.when in keys and c.posterior and (
                         c.applies_to == "both" or (c.applies_to == "reassuring") == (ll < 0)):
