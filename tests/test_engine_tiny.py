@@ -236,3 +236,11 @@ def test_the_laboratory_mma_range_sets_probability_and_status_alike(tiny_kb, upp
     odds = 0.1 / 0.9 * lr
     assert a.b12.probability == pytest.approx(odds / (1 + odds))
     assert a.b12.status == status
+
+
+def test_not_when_keeps_a_test_out_of_the_next_tests(tiny_kb):
+    plain = assess(case(age=40, sex="female", history={"diet": "vegan"}), kb=tiny_kb)
+    taking = assess(case(age=40, sex="female", history={"diet": "vegan",
+                                                        "supplements": ["b12"]}), kb=tiny_kb)
+    assert "active_b12" in [t.test for t in plain.next_tests]
+    assert "active_b12" not in [t.test for t in taking.next_tests]

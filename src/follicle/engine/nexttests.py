@@ -76,7 +76,7 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
     out: list[NextTest] = []
     for row in t.lab_rows:
         test = row.test
-        if test in done:
+        if test in done or any(k in keys for k in row.not_when):
             continue
         if row.follow_up_to and row.follow_up_to.isdisjoint(done) and not any(
                 k in keys for k in row.first_line_when):

@@ -43,6 +43,7 @@ class LabRow:
     lab: CompiledLab
     follow_up_to: frozenset[str]
     first_line_when: tuple[str, ...]
+    not_when: tuple[str, ...]
     cautions: tuple[CautionDef, ...]
     informs: tuple[CompiledInforms, ...]
 
@@ -111,7 +112,8 @@ def _build(kb: KnowledgeBase) -> Tables:
     stakes["b12"] = stakes.get("b12_deficiency", 1.0)
     lab_rows = tuple(
         LabRow(test, lab, frozenset(lab.definition.follow_up_to or ()),
-               tuple(lab.definition.first_line_when), tuple(lab.caution.values()),
+               tuple(lab.definition.first_line_when), tuple(lab.definition.not_when),
+               tuple(lab.caution.values()),
                lab.informs)
         for test, lab in kb.labs.items() if lab.informs)
     article_by_key: dict[str, str] = {}

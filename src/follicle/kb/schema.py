@@ -216,6 +216,7 @@ class LabDef(Strict):
     id: str
     follow_up_to: list[str] = Field(default_factory=list)
     first_line_when: list[str] = Field(default_factory=list)
+    not_when: list[str] = Field(default_factory=list)  # not suggested when any is present
     name: str
     plain: str
     loinc: list[Loinc]
