@@ -134,3 +134,18 @@ def test_pregnancy_never_lowers_b12_probability_even_with_low_labs():
     assert follicle.assess(pregnant).b12.probability >= follicle.assess(base).b12.probability
     first = follicle.assess({**pregnant, "labs": []}).next_tests
     assert [t.test for t in first].index("active_b12") < [t.test for t in first].index("b12")
+
+
+def test_low_folate_takes_the_weight_off_a_raised_homocysteine():
+    base = {"format": "follicle-case/1", "age": 40, "sex": "female",
+            "labs": [{"test": "b12", "value": 480, "unit": "ng/L"},
+                     {"test": "homocysteine", "value": 28, "unit": "umol/L"}]}
+    normal = follicle.assess(base).b12
+    low = follicle.assess({**base, "labs": [*base["labs"], {"test": "folate", "value": 2.0,
+                                                             "unit": "ng/mL"}]}).b12
+    hcy = {i.status for i in low.interpretations if i.test == "homocysteine"}
+    assert hcy == {"indeterminate"}
+    assert {i.status for i in normal.interpretations if i.test == "homocysteine"} == \
+        {"deficient"}
+    assert low.probability < normal.probability
+    assert any("Folate is low" in n for n in low.notes)

@@ -212,6 +212,9 @@ def assess_b12(f: Features, kb: KnowledgeBase,
         for inf in lab.informs:
             if inf.target != "b12":
                 continue
+            if test == "homocysteine" and _low_folate(kb, labs):
+                notes.append(FOLATE_NOTE)
+                continue
             upper = (reference_upper or {}).get(test) if test == "mma" else None
             if upper is None:
                 ll = _band_log_lr(inf, labs[test])
@@ -233,14 +236,31 @@ def assess_b12(f: Features, kb: KnowledgeBase,
                      notes=list(dict.fromkeys(notes)))
 
 
+def _low_folate(kb: KnowledgeBase, labs: dict[str, float]) -> bool:
+    """Folate deficiency raises homocysteine by itself, so a raised homocysteine then says
+    nothing definite about B12."""
+    if "folate" not in labs or "homocysteine" not in labs:
+        return False
+    return any(i.primary and i.status == "deficient"
+               for i in _band_status(kb, "folate", labs["folate"]))
+
+
+FOLATE_NOTE = ("Folate is low, and low folate raises homocysteine by itself: the homocysteine "
+               "result is not counted for or against B12 deficiency.")
+
+
 def _status(f: Features, kb: KnowledgeBase, upper: dict[str, float],
             notes: list[str]) -> tuple[str, Interpretation | None, list[Interpretation]]:
     labs = f.labs
     interps: list[Interpretation] = []
     by_test: dict[str, Interpretation] = {}
+    low_folate = _low_folate(kb, labs)
     for test in ("b12", "active_b12", "homocysteine"):
         if test in labs:
             found = _band_status(kb, test, labs[test])
+            if test == "homocysteine" and low_folate:
+                found = [i._replace(status="indeterminate") if i.status == "deficient" else i
+                         for i in found]
             interps += found
             prim = [i for i in found if i.primary]
             if prim:
