@@ -111,6 +111,7 @@ def test_red_flag_supersedes_milder_one(tiny_kb):
                     symptoms=["numbness"]), kb=tiny_kb)
     assert a.triage == "urgent"
     assert [r.id for r in a.red_flags] == ["neuro"]
+    assert "numb_rule" not in [r.id for r in a.rules]  # a red flag supersedes rules too
 
 
 def test_triage_is_routine_without_rules(tiny_kb):

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
     from .assessment import Assessment
 
-__all__ = ["print_report", "probability_words"]
+__all__ = ["percent", "print_report", "probability_words", "times"]
 
 STATUS_WORDS = {
     "deficient": "B12 deficiency confirmed by your result",
@@ -39,6 +39,20 @@ def probability_words(p: float) -> str:
     return "very likely"
 
 
+def percent(p: float) -> str:
+    """A probability as a whole percentage, never a false 0% or 100%."""
+    if 0 < p < 0.01:
+        return "<1%"
+    if 0.99 < p < 1:
+        return ">99%"
+    return f"{p:.0%}"
+
+
+def times(x: float) -> str:
+    """An odds ratio or likelihood ratio for people: 0.31, 2.5, 12, 380."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
+
+
 def _bar(p: float, width: int = 24) -> str:
     n = round(p * width)
     return "█" * n + "·" * (width - n)
@@ -59,7 +73,7 @@ def print_report(a: Assessment, console: Console) -> None:
         console.print(Panel(lines, title="Red flags", border_style="red"))
     b12_text = (f"[bold]{STATUS_WORDS[b['status']]}[/bold]\n"
                 f"Chance of a true B12 deficiency: {probability_words(b['probability'])} "
-                f"({b['probability']:.0%})")
+                f"({percent(b['probability'])})")
     if b["guideline"]:
         b12_text += f"\nDecided by: {b['guideline']['label']}"
     for i in b["interpretations"]:
@@ -79,18 +93,19 @@ def print_report(a: Assessment, console: Console) -> None:
     if d["hair_complaint"]:
         t = Table(title="Hair-loss type", show_header=False, box=None)
         for item in d["hair_loss_types"][:5]:
-            t.add_row(item["name"], _bar(item["probability"]), f"{item['probability']:.0%}")
+            t.add_row(item["name"], _bar(item["probability"]), percent(item["probability"]))
         console.print(t)
     c = Table(title="Contributing causes (each on its own)", show_header=False, box=None)
     for item in d["contributing_causes"][:6]:
-        c.add_row(item["name"], _bar(item["probability"]), f"{item['probability']:.0%}")
+        c.add_row(item["name"], _bar(item["probability"]), percent(item["probability"]))
     console.print(c)
 
     console.print("[bold]Why[/bold]")
     ex = d["explanations"]
     if d["hair_complaint"]:
         top = d["hair_loss_types"][0]
-        console.print(f"  {top['name']}:")
+        if ex["types"][top["id"]]:
+            console.print(f"  {top['name']}:")
         for m in ex["types"][top["id"]][:5]:
             arrow = "▲" if m["direction"] == "raised" else "▼"
             console.print(f"    {arrow} {esc(m['text'])} ({m['change']:+.0%}) \\[{m['ref']}]")
@@ -100,7 +115,8 @@ def print_report(a: Assessment, console: Console) -> None:
             console.print(f"    • {esc(m['text'])} \\[{m['ref']}]")
         else:
             arrow = "▲" if m["odds_ratio"] > 1 else "▼"
-            console.print(f"    {arrow} {esc(m['text'])} (×{m['odds_ratio']:.2g}) \\[{m['ref']}]")
+            ratio = times(m["odds_ratio"])
+            console.print(f"    {arrow} {esc(m['text'])} (×{ratio}) \\[{m['ref']}]")
     if d["next_tests"]:
         console.print("[bold]Tests worth asking for next[/bold]")
         for tdet in d["next_test_details"][:5]:

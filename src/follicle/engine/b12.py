@@ -200,7 +200,7 @@ def assess_b12(f: Features, kb: KnowledgeBase,
     if "hemoglobin" in labs:
         pts = curves.hemoglobin.male if f.sex == "male" else curves.hemoglobin.female
         lr = math.exp(_interp_points(pts, labs["hemoglobin"]))
-        add("lab:hemoglobin", f"Haemoglobin {labs['hemoglobin']:g} g/L", lr,
+        add("lab:hemoglobin", f"Haemoglobin {labs['hemoglobin']:.3g} g/L", lr,
             kb.population.ref, kb.population.evidence, "blood_count")
     pretest = sigmoid(x)
 
@@ -276,9 +276,12 @@ def _status(f: Features, kb: KnowledgeBase, upper: dict[str, float],
         doubts = [c.note for c in kb.labs["mma"].caution.values()
                   if c.applies_to == "alarming" and c.when in f.keys]
         if doubts:  # e.g. kidney disease: a raised MMA cannot decide on its own
-            notes.append(f"{doubts[0]} A raised MMA is read as not decisive here.")
-            mma = mma._replace(status="indeterminate")
-            by_test["mma"] = mma
+            if doubts[0] not in notes:
+                notes.append(doubts[0])
+            notes.append("So the raised MMA is not taken as proof of B12 deficiency here.")
+            doubted = mma._replace(status="indeterminate")
+            interps = [doubted if i is mma else i for i in interps]
+            mma = by_test["mma"] = doubted
     hcy = by_test.get("homocysteine")
     if primary is None:
         if mma is not None:

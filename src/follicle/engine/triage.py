@@ -24,5 +24,6 @@ def triage(ctx: Context, kb: KnowledgeBase) -> tuple[str, list[RuleDef], list[Ru
     level = 0
     for r in (*flags, *rules):
         level = max(level, _RANK[r.level])
-    dropped = {s for r in flags for s in r.supersedes}
-    return LEVELS[level], [r for r in flags if r.id not in dropped], rules
+    dropped = {s for r in (*flags, *rules) for s in r.supersedes}
+    return (LEVELS[level], [r for r in flags if r.id not in dropped],
+            [r for r in rules if r.id not in dropped])

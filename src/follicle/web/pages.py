@@ -42,6 +42,7 @@ from ..questionnaire import (
     next_step,
     visible_options,
 )
+from ..report import percent
 from ..settings import Settings
 
 __all__ = ["check_csrf", "install", "render", "templates"]
@@ -76,13 +77,14 @@ DISCLAIMER = ("follicle is for education only. It does not diagnose or treat any
 @functools.cache
 def templates() -> Environment:
     """The Jinja2 environment of all pages (autoescaped)."""
-    from ..report import probability_words
+    from ..report import percent, probability_words, times
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                       autoescape=select_autoescape(["html", "xml"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.globals["disclaimer"] = DISCLAIMER
-    env.filters["pct"] = _pct
+    env.filters["pct"] = percent
+    env.filters["times"] = times
     env.filters["words"] = probability_words
     env.filters["num"] = _num
     return env
@@ -94,12 +96,6 @@ def _num(value: Any) -> str:
     return str(value)
 
 
-def _pct(p: float) -> str:
-    if 0 < p < 0.01:
-        return "<1%"
-    if 0.99 < p < 1:
-        return ">99%"
-    return f"{p:.0%}"
 
 
 def _key(request: Request) -> bytes:
@@ -219,7 +215,7 @@ def _bars(items: list[dict[str, Any]], title: str, chart_id: str) -> dict[str, A
     rows = []
     for i, item in enumerate(items):
         p = float(item["probability"])
-        rows.append({"name": item["name"], "id": item["id"], "p": p, "pct": _pct(p),
+        rows.append({"name": item["name"], "id": item["id"], "p": p, "pct": percent(p),
                      "y": 8 + i * 44, "w": max(1.0, round(p * 100, 2))})
     return {"id": chart_id, "title": title, "rows": rows, "height": 16 + 44 * len(rows),
             "summary": "; ".join(f"{r['name']}: {r['pct']}" for r in rows)}
