@@ -245,3 +245,14 @@ def test_not_when_keeps_a_test_out_of_the_next_tests(tiny_kb):
                                                         "supplements": ["b12"]}), kb=tiny_kb)
     assert "active_b12" in [t.test for t in plain.next_tests]
     assert "active_b12" not in [t.test for t in taking.next_tests]
+
+
+def test_a_lab_caution_weakens_the_result_for_contributing_causes_too(tiny_kb):
+    def iron(history: dict[str, object]) -> float:
+        a = assess(case(age=30, sex="female", history=history,
+                        labs=[{"test": "ferritin", "value": 10, "unit": "ug/L"}]), kb=tiny_kb)
+        return next(c.probability for c in a.contributing_causes if c.id == "iron_deficiency")
+
+    odds = 0.25 * math.sqrt(0.75 / 0.02)
+    assert iron({"supplements": ["iron"]}) == pytest.approx(odds / (1 + odds))
+    assert iron({}) > iron({"supplements": ["iron"]})
