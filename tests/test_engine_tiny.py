@@ -256,3 +256,13 @@ def test_a_lab_caution_weakens_the_result_for_contributing_causes_too(tiny_kb):
     odds = 0.25 * math.sqrt(0.75 / 0.02)
     assert iron({"supplements": ["iron"]}) == pytest.approx(odds / (1 + odds))
     assert iron({}) > iron({"supplements": ["iron"]})
+
+
+def test_a_type_without_its_required_exposure_is_scaled_down_and_says_why(tiny_kb):
+    a = assess(case(age=30, sex="female", hair={"shedding": True}), kb=tiny_kb)
+    probs = {t.id: t.probability for t in a.hair_loss_types}
+    # priors 1:1:2; no pattern that AA needs: AA x0.5 -> 1:1:1
+    assert probs["alopecia_areata"] == pytest.approx(1 / 3)
+    moves = a.explanations["types"]["alopecia_areata"]
+    assert any(m["finding"] == "without:alopecia_areata" and m["text"] == "no patches"
+               for m in moves)

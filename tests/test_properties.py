@@ -149,3 +149,12 @@ def test_low_folate_takes_the_weight_off_a_raised_homocysteine():
         {"deficient"}
     assert low.probability < normal.probability
     assert any("Folate is low" in n for n in low.notes)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases())
+def test_type_explanations_never_contradict_their_likelihood_ratio(c):
+    """A finding typical of a type (LR > 1) is never shown as lowering it, and vice versa."""
+    for moves in follicle.assess(c).to_dict()["explanations"]["types"].values():
+        for m in moves:
+            assert (m["likelihood_ratio"] > 1) == (m["direction"] == "raised"), m

@@ -98,6 +98,8 @@ class Assessment:
             if -0.005 < delta < 0.005:
                 continue
             lr, ref = static[id(cf)][i]
+            if lr == 1 or (lr > 1) != (delta > 0):
+                continue  # moved only through other types: "sudden onset lowered TE" misleads
             out.append({
                 "finding": cf.id, "text": cf.text, "likelihood_ratio": lr,
                 "change": round(delta, 4),

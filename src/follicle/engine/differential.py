@@ -50,6 +50,9 @@ def active_findings(f: Features, kb: KnowledgeBase) -> list[CompiledFinding]:
                 if not only[id(cf)](ctx):
                     continue
             out.append(cf)
+    for needed, cf in kb.requirements:
+        if needed.isdisjoint(f.keys):
+            out.append(cf)
     return out
 
 

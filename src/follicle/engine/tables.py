@@ -142,7 +142,8 @@ def _build(kb: KnowledgeBase) -> Tables:
         cause_names={c.id: c.name for c in kb.causes},
         cause_order={c.id: i for i, c in enumerate(kb.causes)},
         type_index=type_index,
-        finding_type_static={id(cf): _type_static(cf, kb) for cf in kb.findings},
+        finding_type_static={id(cf): _type_static(cf, kb)
+                             for cf in (*kb.findings, *(cf for _, cf in kb.requirements))},
         article_by_key=article_by_key,
         references=references,
         rules_json=rules_json,

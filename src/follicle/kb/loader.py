@@ -125,6 +125,8 @@ class KnowledgeBase:
     rules: tuple[S.RuleDef, ...]
     raw: dict[str, Any] = field(repr=False)
     brands: dict[str, str] = field(default_factory=dict)  # brand name -> generic name
+    # (keys, finding): the finding applies when none of the keys is present (TypeRequirement)
+    requirements: tuple[tuple[frozenset[str], CompiledFinding], ...] = ()
 
     def reference(self, ref_id: str) -> S.Reference:
         return self.references[ref_id]
@@ -312,6 +314,19 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
         compiled.append(cf)
         by_key.setdefault(f.key, []).append(cf)
 
+    requirements: list[tuple[frozenset[str], CompiledFinding]] = []
+    for t in types_file.types:
+        if t.requires is None:
+            continue
+        r = t.requires
+        logs = [0.0] * len(type_ids)
+        logs[type_index[t.id]] = math.log(r.otherwise)
+        requirements.append((frozenset(r.any), CompiledFinding(
+            id=f"without:{t.id}", key=f"without:{t.id}", only=None, text=r.text, ref=r.ref,
+            evidence=r.evidence, article=None, type_log=tuple(logs),
+            type_inv=tuple(math.exp(-x) for x in logs), type_refs={t.id: r.ref},
+            cause_log={}, cause_refs={})))
+
     labs: dict[str, CompiledLab] = {}
     for lab in labs_file.tests:
         factors = {}
@@ -347,6 +362,7 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
         cause_ids=cause_ids,
         findings_by_key={k: tuple(v) for k, v in by_key.items()},
         findings=tuple(compiled),
+        requirements=tuple(requirements),
         labs=labs,
         b12=b12_file,
         b12_factors={f.key: f for f in b12_file.factors},
@@ -477,6 +493,9 @@ def check_kb(version: str | None = None, directory: Path | None = None,
     for cls in set(kb.medications.values()):
         if cls != "none" and f"med:{cls}" not in kb.findings_by_key:
             bad(f"no finding for medicine class {cls!r}", "medications.yaml")
+    for keys, cf in kb.requirements:
+        for key in sorted(keys - set(kb.findings_by_key)):
+            bad(f"requirement key {key!r} is not a finding key", f"types.yaml {cf.id}")
     for brand, generic in kb.brands.items():
         if generic not in kb.medications:
             bad(f"brand {brand!r} names {generic!r}, which no class lists", "medications.yaml")

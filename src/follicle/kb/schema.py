@@ -54,12 +54,24 @@ class Weight(Sourced):
     value: float = Field(gt=0)
 
 
+class TypeRequirement(Strict):
+    """A type that (almost) needs an exposure: without any of `any`, its likelihood is
+    multiplied by `otherwise`, shown in explanations as `text`."""
+
+    any: list[str]
+    otherwise: float = Field(gt=0, lt=1)
+    text: str
+    ref: str
+    evidence: Evidence
+
+
 class TypeDef(Strict):
     id: str
     name: str
     plain: str
     snomed: str | None = None
     triage_soon_at: Prob | None = None
+    requires: TypeRequirement | None = None
 
 
 class Priors(Sourced):
