@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -158,3 +159,14 @@ def test_type_explanations_never_contradict_their_likelihood_ratio(c):
     for moves in follicle.assess(c).to_dict()["explanations"]["types"].values():
         for m in moves:
             assert (m["likelihood_ratio"] > 1) == (m["direction"] == "raised"), m
+
+
+def test_the_telogen_effluvium_odds_ratio_needs_shedding_or_diffuse_thinning():
+    base = {"format": "follicle-case/1", "age": 40, "sex": "male"}
+    pattern = follicle.assess({**base, "hair": {"pattern": "temples_crown"}}).b12
+    shedding = follicle.assess({**base, "hair": {"pattern": "temples_crown",
+                                                 "shedding": True}}).b12
+    none = follicle.assess(base).b12
+    assert pattern.probability == pytest.approx(none.probability)
+    assert shedding.probability > pattern.probability
+    assert "hair_loss" in [c.source for c in shedding.contributions]

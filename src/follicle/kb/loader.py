@@ -493,6 +493,9 @@ def check_kb(version: str | None = None, directory: Path | None = None,
     for cls in set(kb.medications.values()):
         if cls != "none" and f"med:{cls}" not in kb.findings_by_key:
             bad(f"no finding for medicine class {cls!r}", "medications.yaml")
+    for key in kb.b12.hair_loss.when_any:
+        if key not in kb.findings_by_key:
+            bad(f"unknown finding key {key!r}", "b12.yaml hair_loss.when_any")
     for keys, cf in kb.requirements:
         for key in sorted(keys - set(kb.findings_by_key)):
             bad(f"requirement key {key!r} is not a finding key", f"types.yaml {cf.id}")

@@ -256,6 +256,7 @@ class OddsRatioDef(Strict):
 class HairLossOR(Sourced):
     odds_ratio: float = Field(gt=0)
     why: str
+    when_any: list[str] = Field(default_factory=list)  # applies only with one of these keys
 
 
 class PerYear(Sourced):
