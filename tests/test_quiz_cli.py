@@ -100,6 +100,6 @@ def test_terminal_quiz_vegan_persona() -> None:
         child.close()
     out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", "".join(log))
     assert "Red flags" in out
-    assert "B12 deficiency confirmed" in out
+    assert "Your B12 result is in the deficient range" in out
     assert "URGENT" in out
     assert "Telogen effluvium" in out

@@ -12,13 +12,13 @@ if TYPE_CHECKING:
 __all__ = ["percent", "print_report", "probability_words", "times"]
 
 STATUS_WORDS = {
-    "deficient": "B12 deficiency confirmed by your result",
+    "deficient": "Your B12 result is in the deficient range",
     "indeterminate": "B12 result in the grey zone: a follow-up test is needed",
     "not_deficient": "B12 deficiency unlikely from your result",
     "untested": "No B12 test yet",
 }
 TRIAGE_WORDS = {
-    "urgent": "See a doctor within a day or two",
+    "urgent": "See a doctor within days: the red flags say how soon",
     "soon": "Book a doctor's appointment within a few weeks",
     "routine": "No rush: self-care or a routine visit",
 }

@@ -42,7 +42,7 @@ from ..questionnaire import (
     next_step,
     visible_options,
 )
-from ..report import percent
+from ..report import TRIAGE_WORDS, percent
 from ..settings import Settings
 
 __all__ = ["check_csrf", "install", "render", "templates"]
@@ -60,11 +60,6 @@ STATUS_WORDS = {
     "indeterminate": "Your B12 result is in the grey zone",
     "not_deficient": "Your B12 result makes a deficiency unlikely",
     "untested": "No B12 test yet",
-}
-TRIAGE_WORDS = {
-    "urgent": "See a doctor within a day or two",
-    "soon": "Book a doctor's appointment within a few weeks",
-    "routine": "No rush: self-care or a routine visit",
 }
 DISCLAIMER = ("follicle is for education only. It does not diagnose or treat anything and "
               "does not replace a doctor. See a doctor about your hair loss, and at once if "
