@@ -266,3 +266,12 @@ def test_a_type_without_its_required_exposure_is_scaled_down_and_says_why(tiny_k
     moves = a.explanations["types"]["alopecia_areata"]
     assert any(m["finding"] == "without:alopecia_areata" and m["text"] == "no patches"
                for m in moves)
+
+
+def test_an_untested_b12_test_needs_a_floor_of_probability(tiny_kb):
+    low = assess(case(age=40, sex="female"), kb=tiny_kb)
+    vegan = assess(case(age=40, sex="female", history={"diet": "vegan"}), kb=tiny_kb)
+    assert low.b12.probability < 0.15 <= vegan.b12.probability
+    assert "active_b12" not in [t.test for t in low.next_tests]
+    assert "active_b12" in [t.test for t in vegan.next_tests]
+    assert "b12" in [t.test for t in low.next_tests]  # no floor on this one

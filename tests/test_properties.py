@@ -133,7 +133,8 @@ def test_pregnancy_never_lowers_b12_probability_even_with_low_labs():
             "labs": [{"test": "b12", "value": 120, "unit": "pg/mL"}]}
     pregnant = {**base, "history": {"pregnant": True}}
     assert follicle.assess(pregnant).b12.probability >= follicle.assess(base).b12.probability
-    first = follicle.assess({**pregnant, "labs": []}).next_tests
+    # with a symptom (so testing is indicated), active B12 comes before total B12
+    first = follicle.assess({**pregnant, "labs": [], "symptoms": ["pins_and_needles"]}).next_tests
     assert [t.test for t in first].index("active_b12") < [t.test for t in first].index("b12")
 
 

@@ -45,6 +45,6 @@ def assess(case: Case | dict[str, Any], *, kb: KnowledgeBase | None = None) -> A
                   type_p, cause_p)
     level, flags, rules = triage(ctx, kb)
     first = [(test, r.reason) for r in (*flags, *rules) for test in r.tests]
-    tests = rank_tests(f, kb, b12.probability, cause_p, b12.status, first)
+    tests = rank_tests(f, kb, b12.probability, cause_p, b12.status, first, ctx)
     return Assessment(case=parsed, kb=kb, features=f, b12=b12, diff=diff, triage=level,
                       red_flags=flags, rules=rules, next_tests=tests)

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from ..features import Features
 from ..kb.loader import KnowledgeBase
+from .predicates import Context
 from .tables import tables
 
 __all__ = ["NextTest", "expected_information_gain", "rank_tests"]
@@ -51,7 +52,8 @@ def expected_information_gain(p: float, p_present: tuple[float, ...],
 
 def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
                cause_p: dict[str, float], b12_status: str = "untested",
-               first: Sequence[tuple[str, str]] = ()) -> list[NextTest]:
+               first: Sequence[tuple[str, str]] = (),
+               ctx: Context | None = None) -> list[NextTest]:
     """Tests worth doing next, most valuable first.
 
     `first` holds (test, reason) pairs from triage rules that fired with a work-up of their
@@ -61,10 +63,13 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
 
     When the B12 labs sit in a guideline's grey zone the treatment decision is open
     whatever the probability, so B12 is valued at maximal decision uncertainty (p = 0.5):
-    that is what NICE NG239's "indeterminate" means. Once the guideline has decided
+    that is what NICE NG239's "indeterminate" means. An untested B12 is suggested only when
+    the lab's `suggest_when` holds (NICE NG239: a symptom and a risk factor, or a high
+    probability). Once the guideline has decided
     (deficient or not deficient), further B12 tests change nothing: the next step is
     treatment or another cause, so B12 carries no value of information.
     """
+    raw_b12_p = b12_p
     if b12_status == "indeterminate":
         b12_p = 0.5
     elif b12_status in ("deficient", "not_deficient"):
@@ -78,6 +83,11 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
         test = row.test
         if test in done or any(k in keys for k in row.not_when):
             continue
+        if row.suggest_when is not None and b12_status == "untested":
+            if ctx is None:
+                ctx = Context(keys, f.age, f.sex, f.hair, f.labs, b12_status, raw_b12_p)
+            if not row.suggest_when(ctx):
+                continue
         if row.follow_up_to and row.follow_up_to.isdisjoint(done) and not any(
                 k in keys for k in row.first_line_when):
             continue

@@ -18,7 +18,12 @@ import orjson
 
 from ..kb.loader import CompiledFinding, CompiledInforms, CompiledLab, KnowledgeBase
 from ..kb.schema import CauseDef, CautionDef, RuleDef
-from .predicates import Compiled, compile_predicates, compile_predicates_batch
+from .predicates import (
+    Compiled,
+    compile_predicate,
+    compile_predicates,
+    compile_predicates_batch,
+)
 
 __all__ = ["CauseRow", "LabRow", "Tables", "tables"]
 
@@ -44,6 +49,7 @@ class LabRow:
     follow_up_to: frozenset[str]
     first_line_when: tuple[str, ...]
     not_when: tuple[str, ...]
+    suggest_when: Compiled | None
     cautions: tuple[CautionDef, ...]
     informs: tuple[CompiledInforms, ...]
 
@@ -113,6 +119,8 @@ def _build(kb: KnowledgeBase) -> Tables:
     lab_rows = tuple(
         LabRow(test, lab, frozenset(lab.definition.follow_up_to or ()),
                tuple(lab.definition.first_line_when), tuple(lab.definition.not_when),
+               None if lab.definition.suggest_when is None
+               else compile_predicate(lab.definition.suggest_when),
                tuple(lab.caution.values()),
                lab.informs)
         for test, lab in kb.labs.items() if lab.informs)

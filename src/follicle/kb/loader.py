@@ -529,6 +529,12 @@ def check_kb(version: str | None = None, directory: Path | None = None,
         for test in rule.tests:
             if test not in kb.labs:
                 bad(f"unknown test {test!r}", f"triage.yaml {rule.id}.tests")
+    for test, lab in kb.labs.items():
+        if lab.definition.suggest_when is not None:
+            from ..engine.predicates import validate_predicate
+
+            for msg in validate_predicate(lab.definition.suggest_when, kb):
+                bad(msg, f"labs.yaml {test}.suggest_when")
     for f in kb.findings:
         if f.only:
             from ..engine.predicates import validate_predicate

@@ -229,6 +229,7 @@ class LabDef(Strict):
     follow_up_to: list[str] = Field(default_factory=list)
     first_line_when: list[str] = Field(default_factory=list)
     not_when: list[str] = Field(default_factory=list)  # not suggested when any is present
+    suggest_when: dict[str, Any] | None = None  # with B12 untested: suggested only if it holds
     name: str
     plain: str
     loinc: list[Loinc]
