@@ -71,6 +71,15 @@ def check_labs(case: Case) -> None:
             hi = rng.max / factor
             problems.append(ErrorDetail(
                 f"{lab.test} value {lab.value:g} {lab.unit} is outside what a laboratory "
-                f"reports ({lo:.3g}-{hi:.3g} {lab.unit})", f"{where}.value"))
+                f"reports ({_plain(lo)} to {_plain(hi)} {lab.unit})", f"{where}.value"))
     if problems:
         raise LabError(problems)
+
+
+def _plain(x: float) -> str:
+    """A number as people write it: 7.4, 250, 22,000 (never 2.21e+04)."""
+    if x >= 1000:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.0f}"
+    return f"{x:.2g}"

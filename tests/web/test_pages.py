@@ -168,6 +168,19 @@ def test_lab_errors(client: TestClient) -> None:
     assert r.text.count('aria-invalid="true"') >= 3
 
 
+
+def test_a_lab_value_without_a_chosen_unit_is_not_guessed(client: TestClient) -> None:
+    """The unit list starts empty: 300 with no unit must not be read as 300 pg/mL."""
+    tok = _token(client)
+    client.post("/quiz/start", data={"csrf": tok})
+    client.post("/quiz/q/age", data={"csrf": tok, "value": "30"})
+    page = client.get("/quiz/labs").text
+    assert '<option value="" selected>Choose the unit</option>' in page
+    r = client.post("/quiz/labs", data={"csrf": tok, "b12_value": "300", "b12_unit": ""})
+    assert r.status_code == 422
+    assert "Choose the unit printed next to your" in r.text
+    assert 'value="300"' in r.text
+
 def test_learn_pages_and_errors(client: TestClient) -> None:
     r = client.get("/learn")
     assert r.status_code == 200 and "/learn/postpartum" in r.text

@@ -495,8 +495,13 @@ def install(app: FastAPI, settings: Settings) -> None:
             except ValueError:
                 errors[test] = f"Enter the {row['name']} result as a number, for example 250."
                 continue
+            if not unit:
+                errors[test] = (f"Choose the unit printed next to your {row['name']} result "
+                                f"({', '.join(units_for(test))}): the same number means "
+                                "different amounts in different units.")
+                continue
             if unit not in units_for(test):
-                errors[test] = (f"“{unit or 'no unit'}” is not a unit for {row['name']}. "
+                errors[test] = (f"“{unit}” is not a unit for {row['name']}. "
                                 f"Choose one of: {', '.join(units_for(test))}.")
                 continue
             labs.append({"test": test, "value": raw, "unit": unit})
