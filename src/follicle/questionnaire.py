@@ -78,6 +78,7 @@ class Question:
     options: tuple[Option, ...] = ()
     none: str | None = None
     show_if: Mapping[str, Any] | None = None
+    must_ask_if: Mapping[str, Any] | None = None
     field: str | None = None
     min: float | None = None
     max: float | None = None
@@ -166,8 +167,8 @@ def parse_questionnaire(data: Any, version: str = "custom") -> Questionnaire:
         raise _err("every question needs a unique id", "questions")
     idset = {str(i) for i in ids}
     questions: list[Question] = []
-    allowed = {"id", "text", "help", "type", "skip", "options", "none", "show_if", "field",
-               "min", "max", "step", "unit"}
+    allowed = {"id", "text", "help", "type", "skip", "options", "none", "show_if",
+               "must_ask_if", "field", "min", "max", "step", "unit"}
     for i, raw in enumerate(raw_qs):
         key = f"questions[{i}] ({raw['id']})"
         unknown = set(raw) - allowed
@@ -179,8 +180,9 @@ def parse_questionnaire(data: Any, version: str = "custom") -> Questionnaire:
         if raw["type"] not in TYPES:
             raise KnowledgeError(f"unknown type {raw['type']!r}",
                                  path=f"questionnaire.yaml {key}", allowed=TYPES)
-        if raw.get("show_if") is not None:
-            _check_cond(raw["show_if"], f"{key}.show_if", idset)
+        for cond_key in ("show_if", "must_ask_if"):
+            if raw.get(cond_key) is not None:
+                _check_cond(raw[cond_key], f"{key}.{cond_key}", idset)
         options = tuple(_option(o, f"{key}.options[{j}]")
                         for j, o in enumerate(raw.get("options") or []))
         for j, o in enumerate(options):
@@ -197,7 +199,8 @@ def parse_questionnaire(data: Any, version: str = "custom") -> Questionnaire:
         questions.append(Question(
             id=str(raw["id"]), text=raw["text"].strip(), help=raw["help"].strip(),
             type=raw["type"], skip=raw["skip"], options=options, none=raw.get("none"),
-            show_if=raw.get("show_if"), field=raw.get("field"),
+            show_if=raw.get("show_if"), must_ask_if=raw.get("must_ask_if"),
+            field=raw.get("field"),
             min=None if raw.get("min") is None else float(raw["min"]),
             max=None if raw.get("max") is None else float(raw["max"]),
             step=None if raw.get("step") is None else float(raw["step"]),
@@ -529,12 +532,22 @@ def next_step(answers: Answers, labs: Sequence[Mapping[str, Any]] = (),
             return Step(question, asked, min(room, max(todo, q.max_questions - asked)))
     if room == 0:
         return Step(None, asked, 0)
+    for question in q.questions:  # safety questions an earlier answer makes necessary
+        if (question.must_ask_if is not None and question.id not in answers
+                and is_visible(question, answers, q) and _must_ask(question, answers, q)):
+            return Step(question, asked, room)
     gains = expected_gains(answers, labs, q)
     useful = {k: v for k, v in gains.items() if v >= q.min_gain}
     if not useful:
         return Step(None, asked, 0, gains)
     best = max(useful, key=lambda k: (useful[k], -_order(q, k)))
     return Step(q.by_id[best], asked, min(room, len(useful)), gains)
+
+
+def _must_ask(question: Question, answers: Answers, q: Questionnaire) -> bool:
+    assert question.must_ask_if is not None
+    age, sex = _context(q, answers)
+    return _holds(question.must_ask_if, answers, age, sex)
 
 
 def _order(q: Questionnaire, qid: str) -> int:

@@ -108,6 +108,23 @@ def test_vegan_is_asked_about_diet_and_nerves_and_gets_urgent_b12() -> None:
     assert a.b12.status == "deficient"
 
 
+
+def test_an_answer_can_make_a_safety_question_compulsory() -> None:
+    """Once diet is vegan, supplements and pregnancy must be asked; once nerve symptoms are
+    ticked, nitrous oxide must be: right after the essentials, whatever their gain."""
+    base = {"age": 34, "sex": "female", "onset": "sudden", "pattern": "diffuse",
+            "duration": "3_6"}
+    q = load_questionnaire()
+    step = next_step({**base, "diet": "vegan"})
+    assert step.question is not None and step.question.id == "supplements"
+    step = next_step({**base, "diet": "vegan", "supplements": ["none"]})
+    assert step.question is not None and step.question.id == "pregnant"
+    step = next_step({**base, "nerve_symptoms": ["numbness"], "pregnant": "no"})
+    assert step.question is not None and step.question.id == "nitrous_oxide"
+    assert q.by_id["nitrous_oxide"].must_ask_if is not None
+    order, _ = _run(VEGAN)
+    assert {"supplements", "pregnant"} <= set(order)
+
 def test_receding_man_gets_androgenetic_alopecia_quickly() -> None:
     order, answers = _run(RECEDING)
     assert len(order) <= 12
