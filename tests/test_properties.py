@@ -171,3 +171,11 @@ def test_the_telogen_effluvium_odds_ratio_needs_shedding_or_diffuse_thinning():
     assert pattern.probability == pytest.approx(none.probability)
     assert shedding.probability > pattern.probability
     assert "hair_loss" in [c.source for c in shedding.contributions]
+
+
+def test_a_childs_b12_result_carries_the_age_caveat():
+    lab = [{"test": "b12", "value": 120, "unit": "pmol/L"}]
+    child = follicle.assess({"format": "follicle-case/1", "age": 9, "labs": lab}).b12
+    adult = follicle.assess({"format": "follicle-case/1", "age": 30, "labs": lab}).b12
+    assert any("aged 16 and over" in n for n in child.notes)
+    assert not any("aged 16 and over" in n for n in adult.notes)

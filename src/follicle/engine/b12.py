@@ -232,6 +232,10 @@ def assess_b12(f: Features, kb: KnowledgeBase,
     probability = sigmoid(x)
 
     status, decided, interps = _status(f, kb, reference_upper or {}, notes)
+    if f.age is not None and f.age < 16 and interps:
+        notes.append("NICE NG239 covers people aged 16 and over: a child's B12 result is read "
+                     "against children's ranges by their doctor, so treat this reading as a "
+                     "rough guide.")
     return B12Result(status=status, probability=probability, pretest=pretest,
                      decided_by=decided, interpretations=interps, contributions=contribs,
                      notes=list(dict.fromkeys(notes)))
