@@ -179,3 +179,24 @@ def test_a_childs_b12_result_carries_the_age_caveat():
     adult = follicle.assess({"format": "follicle-case/1", "age": 30, "labs": lab}).b12
     assert any("aged 16 and over" in n for n in child.notes)
     assert not any("aged 16 and over" in n for n in adult.notes)
+
+
+@pytest.mark.parametrize(("tsh", "free_t4"), [(None, False), (2.0, False), (0.05, True),
+                                              (8.0, True)])
+def test_free_t4_comes_after_an_abnormal_tsh_only(tsh, free_t4):
+    case = {"format": "follicle-case/1", "age": 45, "sex": "female",
+            "hair": {"onset": "sudden", "pattern": "diffuse", "shedding": True},
+            "symptoms": ["fatigue", "weight_gain", "cold_intolerance"]}
+    if tsh is not None:
+        case["labs"] = [{"test": "tsh", "value": tsh, "unit": "mIU/L"}]
+    tests = [t.test for t in follicle.assess(case).next_tests]
+    assert ("free_t4" in tests) == free_t4
+
+
+def test_testosterone_only_with_signs_of_androgen_excess():
+    base = {"format": "follicle-case/1", "age": 30, "sex": "female",
+            "hair": {"onset": "gradual", "pattern": "diffuse"}}
+    plain = [t.test for t in follicle.assess(base).next_tests]
+    signs = [t.test for t in follicle.assess({**base, "symptoms": ["hirsutism", "acne"]})
+             .next_tests]
+    assert "testosterone" not in plain and "testosterone" in signs

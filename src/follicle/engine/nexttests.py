@@ -63,9 +63,9 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
 
     When the B12 labs sit in a guideline's grey zone the treatment decision is open
     whatever the probability, so B12 is valued at maximal decision uncertainty (p = 0.5):
-    that is what NICE NG239's "indeterminate" means. An untested B12 is suggested only when
-    the lab's `suggest_when` holds (NICE NG239: a symptom and a risk factor, or a high
-    probability). Once the guideline has decided
+    that is what NICE NG239's "indeterminate" means. A test is suggested only when its
+    `suggest_when` holds (NICE NG239: B12 with a symptom and a risk factor; NICE NG145: free
+    T4 after an abnormal TSH). Once the guideline has decided
     (deficient or not deficient), further B12 tests change nothing: the next step is
     treatment or another cause, so B12 carries no value of information.
     """
@@ -83,9 +83,10 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
         test = row.test
         if test in done or any(k in keys for k in row.not_when):
             continue
-        if row.suggest_when is not None and b12_status == "untested":
+        if row.suggest_when is not None:
             if ctx is None:
-                ctx = Context(keys, f.age, f.sex, f.hair, f.labs, b12_status, raw_b12_p)
+                ctx = Context(keys, f.age, f.sex, f.hair, f.labs, b12_status, raw_b12_p,
+                              None, cause_p)
             if not row.suggest_when(ctx):
                 continue
         if row.follow_up_to and row.follow_up_to.isdisjoint(done) and not any(
