@@ -241,6 +241,13 @@ def test_error_shape_everywhere(client: TestClient) -> None:
     assert err["details"][0]["field"] == "format"
     big = {"format": "follicle-case/1", "id": "x" * 70000}
     _assert_error(client.post("/api/v1/assess", json=big), 413, "payload_too_large")
+    # the same body streamed without a Content-Length (chunked) is a 413 too, not a 500
+    data = json.dumps(big).encode()
+    chunks = (data[i:i + 8192] for i in range(0, len(data), 8192))
+    for path in ("/api/v1/assess", "/api/v1/assessments"):
+        r = client.post(path, content=chunks, headers={"content-type": "application/json"})
+        _assert_error(r, 413, "payload_too_large")
+        chunks = (data[i:i + 8192] for i in range(0, len(data), 8192))
 
 
 def test_unexpected_error_is_500_in_the_shape(client: TestClient,

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import CaseError
 from ..settings import Settings
+from ..web.app import BodyTooLarge
 from . import schemas as S
 from .errors import api_error, install_error_handlers
 
@@ -357,6 +358,8 @@ class AccessLog:
 
         try:
             await self.app(scope, receive, wrapped)
+        except BodyTooLarge:
+            raise  # BodyLimit answers 413
         except Exception as exc:
             log.error(json.dumps({"event": "unhandled_error", "type": type(exc).__name__,
                                   "route": getattr(scope.get("route"), "path", "unmatched")}))

@@ -93,17 +93,18 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    raise BodyTooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
-        except _TooLarge:
+        except BodyTooLarge:
             await _too_large(send)
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """Raised by BodyLimit's receive when a streamed body passes the limit; BodyLimit turns
+    it into 413 (inner layers must let it through)."""
 
 
 async def _too_large(send: Send) -> None:
