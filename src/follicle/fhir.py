@@ -339,8 +339,14 @@ def labs_from_fhir(data: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]
         raise FhirError(problems)
     labs: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
+    latest: dict[str, tuple[str, int]] = {}  # test -> (effective date, index in labs)
     for where, res in resources:
         if res.get("resourceType") != "Observation":
+            skipped.append({"where": where,
+                            "reason": f"not an Observation ({res.get('resourceType')})"})
+            continue
+        if res.get("status") in ("entered-in-error", "cancelled"):
+            skipped.append({"where": where, "reason": f"status is {res['status']}"})
             continue
         codes = [c.get("code") for c in (res.get("code") or {}).get("coding") or []
                  if c.get("system") == LOINC]
@@ -351,6 +357,10 @@ def labs_from_fhir(data: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]
         q = res.get("valueQuantity")
         if not q or q.get("value") is None:
             skipped.append({"where": where, "reason": "no valueQuantity"})
+            continue
+        if q.get("comparator"):
+            skipped.append({"where": where, "reason": f"value is a limit ({q['comparator']} "
+                            f"{q['value']}), not a measured result"})
             continue
         units = kb.labs[test].definition.units
         unit = next((u.unit for u in units if q.get("system") == UCUM
@@ -369,5 +379,20 @@ def labs_from_fhir(data: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]
         if not rng.min <= to_canonical(test, line["value"], unit) <= rng.max:
             skipped.append({"where": where, "reason": "value outside what a lab reports"})
             continue
-        labs.append(line)
+        when = str(res.get("effectiveDateTime") or res.get("issued") or "")
+        if test in latest:  # one result per test: the most recent one counts
+            prev_when, i = latest[test]
+            if when and (not prev_when or when > prev_when):
+                skipped.append({"where": labs[i]["_where"],
+                                "reason": f"an older {test} result; the newer one is used"})
+                labs[i] = {**line, "_where": where}
+                latest[test] = (when, i)
+            else:
+                skipped.append({"where": where,
+                                "reason": f"another {test} result is newer or equally recent"})
+            continue
+        latest[test] = (when, len(labs))
+        labs.append({**line, "_where": where})
+    for lab in labs:
+        del lab["_where"]
     return labs, skipped

@@ -115,10 +115,11 @@ def test_round_trip_import_of_exported_labs(client: TestClient) -> None:
         "fhir": bundle, "case": {"format": "follicle-case/1", "sex": "male"}})
     assert r.status_code == 200, r.text
     body = r.json()
+    # one result per test: the dated follow-up B12 replaces the undated baseline one
     assert [(x["test"], x["value"], x["unit"]) for x in body["labs"]] == [
-        ("b12", 180, "pmol/L"), ("mma", 0.5, "umol/L"), ("tsh", 2.1, "uIU/mL"),
-        ("b12", 520, "ng/L")]
-    assert body["case"]["sex"] == "male" and len(body["case"]["labs"]) == 4
+        ("b12", 520, "ng/L"), ("mma", 0.5, "umol/L"), ("tsh", 2.1, "uIU/mL")]
+    assert any("older b12" in x["reason"] for x in body["skipped"])
+    assert body["case"]["sex"] == "male" and len(body["case"]["labs"]) == 3
     assert client.post("/api/v1/assess", json=body["case"]).status_code == 200
 
 
@@ -142,6 +143,36 @@ def test_import_observations_list_and_skips(client: TestClient) -> None:
     single = client.post("/api/v1/fhir/labs", json={"fhir": obs[0]})
     assert single.json()["labs"][0]["test"] == "b12"
 
+
+
+def _b12_obs(value: float, **extra: Any) -> dict[str, Any]:
+    obs: dict[str, Any] = {
+        "resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "2132-9"}]},
+        "valueQuantity": {"value": value, "system": "http://unitsofmeasure.org",
+                          "code": "pg/mL"}}
+    for k, v in extra.items():
+        if k == "comparator":
+            obs["valueQuantity"]["comparator"] = v
+        else:
+            obs[k] = v
+    return obs
+
+
+def test_import_skips_retracted_results_limits_and_older_duplicates(client: TestClient
+                                                                    ) -> None:
+    obs = [_b12_obs(160, status="entered-in-error"),
+           _b12_obs(150, comparator="<"),
+           _b12_obs(600, effectiveDateTime="2025-01-01"),
+           _b12_obs(150, effectiveDateTime="2026-05-01"),
+           {"resourceType": "Patient"}]
+    r = client.post("/api/v1/fhir/labs", json={"fhir": obs})
+    assert r.status_code == 200, r.text
+    assert r.json()["labs"] == [{"test": "b12", "value": 150, "unit": "pg/mL"}]
+    reasons = {s["where"]: s["reason"] for s in r.json()["skipped"]}
+    assert reasons["[0]"] == "status is entered-in-error"
+    assert reasons["[1]"].startswith("value is a limit (< 150)")
+    assert "older" in reasons["[2]"] and "Patient" in reasons["[4]"]
 
 @pytest.mark.parametrize("bad", [
     {"resourceType": "Observation", "status": "final", "code": {"coding": "x"}},
