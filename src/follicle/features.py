@@ -20,7 +20,8 @@ _HISTORY_FLAGS = ("pregnant", "breastfeeding", "recreational_nitrous_oxide", "he
 LATE_EVENT_MONTHS = 6.0
 # medicine classes (medications.yaml) that can cause or worsen hair loss
 _SHEDDING_CLASSES = frozenset({"hair_loss_drug", "retinoid", "anticoagulant", "antithyroid",
-                               "androgen", "cytotoxic", "hormonal_contraception"})
+                               "androgen", "cytotoxic", "hormonal_contraception",
+                               "endocrine_cancer_therapy", "glp1"})
 
 
 @dataclass(slots=True)
