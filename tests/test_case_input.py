@@ -34,6 +34,11 @@ def test_missing_differs_from_false():
     (case(history={"events": ["wedding"]}), "history.events[0]", "unknown code"),
     (case(symptoms=["headache"]), "symptoms[0]", "unknown code"),
     (case(history={"medications": [{"months": 3}]}), "history.medications[0].name", "missing"),
+    # JSON types are kept: no "34" for 34, no "yes" or 1 for true, no true for a number
+    (case(age="34"), "age", "valid number"),
+    (case(age=True), "age", "valid number"),
+    (case(hair={"shedding": "yes"}), "hair.shedding", "valid boolean"),
+    (case(history={"pregnant": 1}), "history.pregnant", "valid boolean"),
 ])
 def test_invalid_case_names_the_field(data, path, fragment):
     with pytest.raises(CaseError) as info:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -100,6 +100,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+# JSON types as the spec gives them: a number is a number (an int is fine) and a yes/no is
+# true or false; "34", "yes" or 1 are errors that name the field, never silently converted.
+Num = Annotated[float, Field(strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
+
+
 def _as_list(v: Any) -> Any:
     return [v] if isinstance(v, str) else v
 
@@ -108,19 +114,19 @@ class Hair(_Strict):
     """The hair complaint. Its absence means the person has no hair complaint (screening)."""
 
     onset: Literal["sudden", "gradual"] | None = None
-    duration_months: float | None = Field(default=None, ge=0, le=1200)
+    duration_months: Num | None = Field(default=None, ge=0, le=1200)
     pattern: tuple[Pattern, ...] = ()
-    shedding: bool | None = None
+    shedding: Flag | None = None
     pull_test: Literal["positive", "negative"] | None = None
-    broken_hairs: bool | None = None
-    exclamation_mark_hairs: bool | None = None
+    broken_hairs: Flag | None = None
+    exclamation_mark_hairs: Flag | None = None
     scalp: tuple[Scalp, ...] = ()
     nails: tuple[Nail, ...] = ()
-    premature_greying: bool | None = None
-    family_history: bool | None = None
-    tension_hairstyles: bool | None = None
-    pulling_habit: bool | None = None
-    eyebrow_loss: bool | None = None
+    premature_greying: Flag | None = None
+    family_history: Flag | None = None
+    tension_hairstyles: Flag | None = None
+    pulling_habit: Flag | None = None
+    eyebrow_loss: Flag | None = None
 
     _lists = field_validator("pattern", "scalp", "nails", mode="before")(_as_list)
 
@@ -129,22 +135,22 @@ class Medication(_Strict):
     """A medicine by generic name; `months` is how long it has been taken."""
 
     name: str = Field(min_length=1, max_length=100)
-    months: float | None = Field(default=None, ge=0, le=1200)
+    months: Num | None = Field(default=None, ge=0, le=1200)
 
 
 class History(_Strict):
     events: tuple[Event, ...] = ()
-    event_months_ago: float | None = Field(default=None, ge=0, le=1200)
+    event_months_ago: Num | None = Field(default=None, ge=0, le=1200)
     diet: Diet | None = None
     conditions: tuple[Condition, ...] = ()
     family_conditions: tuple[Condition, ...] = ()
     medications: tuple[Medication, ...] = ()
     supplements: tuple[Supplement, ...] = ()
-    pregnant: bool | None = None
-    breastfeeding: bool | None = None
-    recreational_nitrous_oxide: bool | None = None
-    heavy_periods: bool | None = None
-    heavy_alcohol: bool | None = None
+    pregnant: Flag | None = None
+    breastfeeding: Flag | None = None
+    recreational_nitrous_oxide: Flag | None = None
+    heavy_periods: Flag | None = None
+    heavy_alcohol: Flag | None = None
 
     _lists = field_validator("events", "conditions", "family_conditions", "supplements",
                              mode="before")(_as_list)
@@ -161,9 +167,9 @@ class Lab(_Strict):
     """One lab result as reported: test code, value and unit (kept as given)."""
 
     test: LabTest
-    value: float
+    value: Num
     unit: str = Field(min_length=1, max_length=20)
-    reference_range: tuple[float, float] | None = None
+    reference_range: tuple[Num, Num] | None = None
 
 
 class Case(_Strict):
@@ -171,7 +177,7 @@ class Case(_Strict):
 
     format: Literal["follicle-case/1"]
     id: str | None = Field(default=None, max_length=200)
-    age: float | None = Field(default=None, ge=0, le=120)
+    age: Num | None = Field(default=None, ge=0, le=120)
     sex: Literal["female", "male"] | None = None
     hair: Hair | None = None
     history: History = Field(default_factory=History)
