@@ -54,6 +54,7 @@ class FollicleError(Exception):
     """Root of every error follicle raises on purpose."""
 
     code: str = "error"
+    http_status: int = 422  # what the API and the web app answer; subclasses override
     details: list[ErrorDetail]
 
     def __init__(self, message: str | list[ErrorDetail], *, path: str = "",
@@ -105,3 +106,4 @@ class NotFoundError(FollicleError):
     """A named thing does not exist (an article slug, a directory)."""
 
     code = "not_found"
+    http_status = 404

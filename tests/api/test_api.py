@@ -230,10 +230,10 @@ def test_case_errors(client: TestClient, body: object, status: int, code: str,
 def test_error_shape_everywhere(client: TestClient) -> None:
     _assert_error(client.post("/api/v1/assess", content=b"{not json",
                               headers={"content-type": "application/json"}),
-                  422, "invalid_request")
+                  400, "bad_request")
     _assert_error(client.post("/api/v1/assess", content=b"a=b",
                               headers={"content-type": "application/x-www-form-urlencoded"}),
-                  422, "invalid_request")
+                  415, "unsupported_media_type")
     _assert_error(client.get("/api/v1/nothing-here"), 404, "not_found")
     _assert_error(client.put("/api/v1/assess", json=CASE), 405, "method_not_allowed")
     err = _assert_error(client.get("/api/v1/questionnaire?format=xml"), 422,

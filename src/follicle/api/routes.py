@@ -35,17 +35,33 @@ Responses = dict[int | str, dict[str, Any]]
 NOT_FOUND: Responses = {
     404: {"model": S.ErrorResponse, "description": "Unknown id or wrong token"}}
 INVALID: Responses = {
-    422: {"model": S.ErrorResponse, "description": "Invalid input; names the field"},
-    413: {"model": S.ErrorResponse, "description": "Request body too large"}}
+    400: {"model": S.ErrorResponse, "description": "The body is not JSON"},
+    413: {"model": S.ErrorResponse, "description": "Request body too large"},
+    415: {"model": S.ErrorResponse, "description": "The body is not declared as JSON"},
+    422: {"model": S.ErrorResponse, "description": "Invalid input; names the field"}}
 AUTH_PARAM = [{"name": "Authorization", "in": "header", "required": False,
                "schema": {"type": "string"},
                "description": "`Bearer TOKEN` (the token returned when saving)"}]
 
 
 class BodyError(CaseError):
-    """The request body is not JSON, or not the JSON object expected."""
+    """The request body is not the JSON object expected."""
 
     code = "invalid_request"
+
+
+class MalformedBody(BodyError):
+    """The request body is not JSON at all (HTTP 400)."""
+
+    code = "bad_request"
+    http_status = 400
+
+
+class UnsupportedBody(BodyError):
+    """The request body is not declared as JSON (HTTP 415)."""
+
+    code = "unsupported_media_type"
+    http_status = 415
 
 
 def _json_body(name: str) -> dict[str, Any]:
@@ -57,7 +73,8 @@ async def _read_raw(request: Request) -> bytes:
     raw = await request.body()
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if ctype and ctype != "application/json" and not ctype.endswith("+json"):
-        raise BodyError("the request body must be JSON (Content-Type: application/json)")
+        raise UnsupportedBody("the request body must be JSON "
+                              "(Content-Type: application/json)")
     return raw
 
 
@@ -65,7 +82,7 @@ def _parse_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise BodyError("the request body is not valid JSON") from None
+        raise MalformedBody("the request body is not valid JSON") from None
 
 
 async def _read_json(request: Request) -> Any:

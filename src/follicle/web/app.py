@@ -143,8 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(FollicleError)
     async def _follicle_error(request: Request, exc: FollicleError) -> JSONResponse:
-        status = 404 if exc.code == "not_found" else 422
-        return JSONResponse(exc.to_dict(), status_code=status)
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
 
     @app.get("/healthz", include_in_schema=True, tags=["meta"],
              response_class=PlainTextResponse)
