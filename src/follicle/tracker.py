@@ -325,7 +325,10 @@ def verdict(followups: Sequence[dict[str, Any]], *, pregnant: bool = False,
     }
     elapsed = (window[-1][0] - (start or day0)).days
     falling = trend.ci_high < 0
-    rising = trend.ci_low > 0
+    # an alarm needs the Mann-Kendall test too: with few counts Sen's interval can collapse
+    # to a point (4 rising counts over two weeks are not yet a worsening)
+    rising_ci = trend.ci_low > 0
+    rising = rising_ci and trend.p_value < 0.05
     per_month = abs(trend.slope_per_30d)
     if rising:
         out["verdict"] = "worsening"
@@ -335,7 +338,8 @@ def verdict(followups: Sequence[dict[str, Any]], *, pregnant: bool = False,
             "B12, the treatment may not be working, or something else may be going on.")
     elif elapsed < TOO_EARLY_DAYS:
         out["verdict"] = "too_early"
-        direction = ("already falling" if falling else "not clearly changing")
+        direction = ("already falling" if falling else
+                     "rising, but not yet clearly" if rising_ci else "not clearly changing")
         out["text"] = (
             f"It is too early to judge: only {elapsed} days of counts {since}. Shedding after "
             "a trigger usually takes 3 to 6 months to settle, even once the cause is "

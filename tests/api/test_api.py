@@ -145,9 +145,12 @@ def test_save_get_delete(client: TestClient) -> None:
     body = r.json()
     assert set(body) == {"id", "token", "assessment"}
     assert body["assessment"]["format"] == "follicle-assessment/1"
+    assert r.headers["cache-control"] == "no-store"  # the token and health data
     got = client.get(f"/api/v1/assessments/{body['id']}", headers=_auth(body["token"]))
-    assert got.status_code == 200
+    assert got.status_code == 200 and got.headers["cache-control"] == "no-store"
     assert got.json()["assessment"] == body["assessment"]
+    assert client.post("/api/v1/assess", json=CASE).headers["cache-control"] == "no-store"
+    assert "cache-control" not in client.get("/api/v1/knowledge/types").headers
     assert got.json()["case"]["labs"][0]["value"] == 137.25
     assert client.delete(f"/api/v1/assessments/{body['id']}",
                          headers=_auth(body["token"])).status_code == 204

@@ -153,3 +153,11 @@ def test_svg_chart_is_accessible_and_csp_safe() -> None:
 def test_svg_chart_escapes_and_handles_empty() -> None:
     root = ET.fromstring(svg_chart([]))
     assert "No hair counts" in "".join(root.itertext())
+
+
+def test_four_rising_counts_in_two_weeks_are_not_yet_an_alarm() -> None:
+    """Sen's interval alone collapses with few counts; worsening needs Mann-Kendall too."""
+    fus = [_fu(25, treatment=("started", "b12_injections"))]
+    fus += [_fu(d, c) for d, c in [(15, 300), (10, 310), (5, 320), (1, 330)]]
+    v = verdict(fus, today=TODAY)
+    assert v["verdict"] == "too_early" and "rising, but not yet clearly" in v["text"]

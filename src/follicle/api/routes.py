@@ -349,6 +349,9 @@ async def get_questionnaire(format: S.QuestionnaireFormat = "json") -> Response:
 
 # -- logging middleware and install ----------------------------------------------------
 
+PRIVATE_PATHS = ("/api/v1/assess", "/api/v1/fhir")  # also /api/v1/assessments...
+
+
 class AccessLog:
     """For /api paths: one structured (JSON) log line per request (route, status, time; never
     bodies, answers or lab values), and a last-resort catch of unexpected errors.
@@ -367,10 +370,15 @@ class AccessLog:
         start = time.perf_counter()
         status = 0
 
+        private = scope["path"].startswith(PRIVATE_PATHS)
+
         async def wrapped(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if private:  # health data and access tokens: never stored by a cache
+                    message["headers"] = [*message.get("headers", []),
+                                          (b"cache-control", b"no-store")]
             await send(message)
 
         try:
