@@ -115,6 +115,8 @@ def _item_for(path: str, annotation: Any) -> dict[str, Any] | None:
 
     args = typing.get_args(annotation)
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:  # e.g. strict numbers and yes/no fields
+        return _item_for(path, args[0])
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         return _item_for(path, inner[0]) if len(inner) == 1 else None

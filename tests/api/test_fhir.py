@@ -107,6 +107,11 @@ def test_exported_answers_match_the_case_questionnaire(client: TestClient) -> No
               if e["resource"]["resourceType"] == "QuestionnaireResponse")
     assert qr["questionnaire"] == q["url"]
     assert link_ids(qr["item"]) <= known and "hair.pattern" in link_ids(qr["item"])
+    # every kind of case field is a question: numbers, yes/no, codes (a strict-typed field
+    # once vanished from the Questionnaire unnoticed)
+    assert {"age", "hair.duration_months", "hair.shedding", "history.pregnant",
+            "history.event_months_ago", "history.diet"} <= known
+    assert "age" in link_ids(qr["item"])
 
 
 def test_round_trip_import_of_exported_labs(client: TestClient) -> None:
