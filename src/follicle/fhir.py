@@ -252,6 +252,16 @@ def export_bundle(saved: SavedAssessment) -> dict[str, Any]:
         "item": _qr_items(case, q["item"]),
     }))
     basis = [{"reference": qr_ref}]
+    for i, med in enumerate((case.get("history") or {}).get("medications") or []):
+        ref = urn(f"medication-{i}")
+        statement: dict[str, Any] = {
+            "resourceType": "MedicationStatement", "status": "active",
+            "medicationCodeableConcept": {"text": med["name"]},
+            "subject": {"reference": patient_ref}, "dateAsserted": authored}
+        if med.get("months") is not None:
+            statement["note"] = [{"text": f"taken for {float(med['months']):g} months"}]
+        entries.append((ref, statement))
+        basis.append({"reference": ref})
     for i, lab in enumerate(case.get("labs") or []):
         ref = urn(f"lab-{i}")
         entries.append((ref, _lab_observation(lab, patient_ref, None)))

@@ -62,6 +62,13 @@ def test_export_is_valid_fhir_r4(client: TestClient) -> None:
     patient = next(e["resource"] for e in bundle["entry"]
                    if e["resource"]["resourceType"] == "Patient")
     assert set(patient) <= {"resourceType", "gender"}  # anonymous: no names or identifiers
+    # medicines (B12 risk factors the RiskAssessment rests on) travel as MedicationStatements
+    meds = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationStatement"]
+    assert [m["resource"]["medicationCodeableConcept"]["text"] for m in meds] == ["metformin"]
+    assert meds[0]["resource"]["note"][0]["text"] == "taken for 40 months"
+    risk = next(e["resource"] for e in bundle["entry"]
+                if e["resource"]["resourceType"] == "RiskAssessment")
+    assert {"reference": meds[0]["fullUrl"]} in risk["basis"]
 
 
 def test_observations_have_loinc_and_ucum(client: TestClient) -> None:
