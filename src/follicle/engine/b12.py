@@ -206,6 +206,7 @@ def assess_b12(f: Features, kb: KnowledgeBase,
     pretest = sigmoid(x)
 
     notes: list[str] = []
+    low_folate = _low_folate(kb, labs)
     for test in B12_TESTS:
         if test not in labs:
             continue
@@ -213,7 +214,7 @@ def assess_b12(f: Features, kb: KnowledgeBase,
         for inf in lab.informs:
             if inf.target != "b12":
                 continue
-            if test == "homocysteine" and _low_folate(kb, labs):
+            if test == "homocysteine" and low_folate:
                 notes.append(FOLATE_NOTE)
                 continue
             upper = (reference_upper or {}).get(test) if test == "mma" else None
@@ -221,17 +222,13 @@ def assess_b12(f: Features, kb: KnowledgeBase,
                 ll = _band_log_lr(inf, labs[test])
             else:  # the laboratory's own range decides normal or raised, as for the status
                 ll = inf.log_lr[0] if labs[test] <= upper else inf.log_lr[-1]
-            for c in lab.caution.values():
-                if c.when in keys and c.posterior and (
-                        c.applies_to == "both" or (c.applies_to == "reassuring") == (ll < 0)):
-                    ll *= c.factor
-                    notes.append(c.note)
+            ll = lab.weakened(ll, keys, notes)
             unit = lab.definition.canonical
             add(f"lab:{test}", f"{lab.definition.name} {labs[test]:.3g} {unit}",
                 math.exp(ll), inf.ref, inf.evidence, "lab")
     probability = sigmoid(x)
 
-    status, decided, interps = _status(f, kb, reference_upper or {}, notes)
+    status, decided, interps = _status(f, kb, reference_upper or {}, notes, low_folate)
     if f.age is not None and f.age < 16 and interps:
         notes.append("NICE NG239 covers people aged 16 and over: a child's B12 result is read "
                      "against children's ranges by their doctor, so treat this reading as a "
@@ -254,12 +251,12 @@ FOLATE_NOTE = ("Folate is low, and low folate raises homocysteine by itself: the
                "result is not counted for or against B12 deficiency.")
 
 
-def _status(f: Features, kb: KnowledgeBase, upper: dict[str, float],
-            notes: list[str]) -> tuple[str, Interpretation | None, list[Interpretation]]:
+def _status(f: Features, kb: KnowledgeBase, upper: dict[str, float], notes: list[str],
+            low_folate: bool = False,
+            ) -> tuple[str, Interpretation | None, list[Interpretation]]:
     labs = f.labs
     interps: list[Interpretation] = []
     by_test: dict[str, Interpretation] = {}
-    low_folate = _low_folate(kb, labs)
     for test in ("b12", "active_b12", "homocysteine"):
         if test in labs:
             found = _band_status(kb, test, labs[test])

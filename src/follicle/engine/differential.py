@@ -102,11 +102,7 @@ def differential(f: Features, kb: KnowledgeBase, b12_probability: float) -> Diff
             st = causes[inf.target]
             if st.prior <= 0.0:
                 continue
-            ll = inf.log_lr[inf.band_index(value)]
-            for c in lab.caution.values():  # a result the case gives reason to doubt
-                if c.when in f.keys and c.posterior and (
-                        c.applies_to == "both" or (c.applies_to == "reassuring") == (ll < 0)):
-                    ll *= c.factor
+            ll = lab.weakened(inf.log_lr[inf.band_index(value)], f.keys)
             st.log_odds += ll
             st.moves.append((f"lab:{test}", f"{lab.definition.name} {value:.3g} "
                              f"{lab.definition.canonical}", ll, inf.ref, inf.evidence))

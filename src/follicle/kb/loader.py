@@ -83,6 +83,18 @@ class CompiledLab:
     informs: tuple[CompiledInforms, ...]
     caution: dict[str, S.CautionDef]
 
+    def weakened(self, log_lr: float, keys: set[str] | frozenset[str],
+                 notes: list[str] | None = None) -> float:
+        """A result's log likelihood ratio, weakened by each caution the case triggers (e.g.
+        biotin on a thyroid test); the cautions' notes go to `notes` when given."""
+        for c in self.caution.values():
+            if c.when in keys and c.posterior and (
+                    c.applies_to == "both" or (c.applies_to == "reassuring") == (log_lr < 0)):
+                log_lr *= c.factor
+                if notes is not None:
+                    notes.append(c.note)
+        return log_lr
+
 
 @dataclass(frozen=True)
 class CompiledFinding:

@@ -42,7 +42,7 @@ from ..questionnaire import (
     next_step,
     visible_options,
 )
-from ..report import TRIAGE_WORDS, percent
+from ..report import TRIAGE_WORDS, percent, probability_words, times
 from ..settings import Settings
 
 __all__ = ["check_csrf", "install", "render", "templates"]
@@ -72,8 +72,6 @@ DISCLAIMER = ("follicle is for education only. It does not diagnose or treat any
 @functools.cache
 def templates() -> Environment:
     """The Jinja2 environment of all pages (autoescaped)."""
-    from ..report import percent, probability_words, times
-
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                       autoescape=select_autoescape(["html", "xml"]),
                       trim_blocks=True, lstrip_blocks=True)
