@@ -177,13 +177,13 @@ class Assessment:
         decided = b.decided_by
         labs = []
         for lab in self.case.labs:
-            d = kb.labs[lab.test].definition
+            compiled = kb.labs[lab.test]
+            key = unit_key(lab.unit)
             labs.append({
                 "test": lab.test, "value": lab.value, "unit": lab.unit,
-                "canonical_value": round(
-                    lab.value * kb.labs[lab.test].factors[unit_key(lab.unit)], 6),
-                "canonical_unit": d.canonical,
-                "loinc": d.loinc[0].code or None,
+                "canonical_value": round(lab.value * compiled.factors[key], 6),
+                "canonical_unit": compiled.definition.canonical,
+                "loinc": compiled.loinc[key].code or None,
             })
         t = self._tables
         refs: list[Any]

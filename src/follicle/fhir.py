@@ -2,7 +2,8 @@
 
 `export_bundle(saved)` gives a `collection` Bundle with an anonymous Patient (no names or
 identifiers), the QuestionnaireResponse of the case answers, one Observation per lab line
-(LOINC code, UCUM unit), and a RiskAssessment with the probabilities. Every resource is
+(LOINC code, UCUM unit), the follow-up hair counts (Observations) and treatment changes
+(MedicationStatements), and a RiskAssessment with the probabilities. Every resource is
 validated with `fhir.resources` (R4B) before it leaves. `labs_from_fhir(data)` turns a
 Bundle, an Observation or a list of Observations into `follicle-case/1` lab lines.
 """
@@ -201,11 +202,11 @@ def _qr_items(data: dict[str, Any], q_items: list[dict[str, Any]]) -> list[dict[
 def _lab_observation(lab: dict[str, Any], patient: str, when: str | None) -> dict[str, Any]:
     from .kb.loader import load_kb, unit_key
 
-    d = load_kb().labs[lab["test"]].definition
+    compiled = load_kb().labs[lab["test"]]
+    d = compiled.definition
     ucum = next((u.ucum for u in d.units if unit_key(u.unit) == unit_key(lab["unit"])),
                 lab["unit"])
-    loinc = next((lc for lc in d.loinc if unit_key(lc.unit) == unit_key(lab["unit"])),
-                 d.loinc[0])
+    loinc = compiled.loinc.get(unit_key(lab["unit"]), d.loinc[0])
     obs: dict[str, Any] = {
         "resourceType": "Observation", "status": "final",
         "category": [{"coding": [{
@@ -225,6 +226,41 @@ def _lab_observation(lab: dict[str, Any], patient: str, when: str | None) -> dic
             "low": {"value": rr[0], "unit": lab["unit"], "system": UCUM, "code": ucum},
             "high": {"value": rr[1], "unit": lab["unit"], "system": UCUM, "code": ucum}}]
     return obs
+
+
+def _hair_count_observation(count: dict[str, Any], patient: str, when: str
+                            ) -> dict[str, Any]:
+    """A follow-up hair count (no LOINC code exists for it: follicle's own code)."""
+    method = count["method"]
+    text = ("Hairs shed in a 60-second comb count" if method == "comb_60s"
+            else "Hairs collected after a shower")
+    return {
+        "resourceType": "Observation", "status": "final",
+        "category": [{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+            "code": "exam"}]}],
+        "code": {"coding": [{"system": f"{CODES}:followup", "code": f"hair_count_{method}",
+                             "display": text}], "text": text},
+        "subject": {"reference": patient}, "effectiveDateTime": when,
+        "valueQuantity": {"value": count["count"], "unit": "hairs", "system": UCUM,
+                          "code": "{hairs}"},
+    }
+
+
+def _treatment_statement(treatment: dict[str, Any], patient: str, when: str
+                         ) -> dict[str, Any]:
+    """A follow-up treatment change: started (active) or stopped, from that date."""
+    from .tracker import TREATMENT_LABELS
+
+    started = treatment["action"] == "started"
+    period = {"start": when} if started else {"end": when}
+    return {
+        "resourceType": "MedicationStatement", "status": "active" if started else "stopped",
+        "medicationCodeableConcept": {
+            "coding": [{"system": f"{CODES}:treatment", "code": treatment["name"]}],
+            "text": TREATMENT_LABELS[treatment["name"]]},
+        "subject": {"reference": patient}, "effectivePeriod": period, "dateAsserted": when,
+    }
 
 
 def export_bundle(saved: SavedAssessment) -> dict[str, Any]:
@@ -270,6 +306,12 @@ def export_bundle(saved: SavedAssessment) -> dict[str, Any]:
         for i, lab in enumerate(fu.get("labs") or []):
             ref = urn(f"followup-{j}-lab-{i}")
             entries.append((ref, _lab_observation(lab, patient_ref, fu["date"])))
+        if fu.get("hair_count"):
+            entries.append((urn(f"followup-{j}-hair-count"),
+                            _hair_count_observation(fu["hair_count"], patient_ref, fu["date"])))
+        if fu.get("treatment"):
+            entries.append((urn(f"followup-{j}-treatment"),
+                            _treatment_statement(fu["treatment"], patient_ref, fu["date"])))
     snomed = {t.id: t.snomed for t in kb.types}
     predictions = []
     for t in a.get("hair_loss_types", []):

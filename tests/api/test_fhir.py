@@ -46,6 +46,9 @@ def _export(client: TestClient) -> dict[str, Any]:
     h = {"Authorization": f"Bearer {token}"}
     client.post(f"/api/v1/assessments/{id}/followups", headers=h, json={
         "date": "2026-10-01", "labs": [{"test": "b12", "value": 520, "unit": "ng/L"}]})
+    client.post(f"/api/v1/assessments/{id}/followups", headers=h, json={
+        "date": "2026-10-08", "hair_count": {"method": "comb_60s", "count": 85},
+        "treatment": {"action": "started", "name": "b12_injections"}})
     b = client.get(f"/api/v1/assessments/{id}/fhir", headers=h)
     assert b.status_code == 200
     assert b.headers["content-type"].startswith("application/fhir+json")
@@ -57,13 +60,14 @@ def test_export_is_valid_fhir_r4(client: TestClient) -> None:
     bundle = _export(client)
     _valid(bundle)
     kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
-    assert kinds.count("Observation") == 4
+    assert kinds.count("Observation") == 5
     assert {"Patient", "QuestionnaireResponse", "RiskAssessment"} <= set(kinds)
     patient = next(e["resource"] for e in bundle["entry"]
                    if e["resource"]["resourceType"] == "Patient")
     assert set(patient) <= {"resourceType", "gender"}  # anonymous: no names or identifiers
     # medicines (B12 risk factors the RiskAssessment rests on) travel as MedicationStatements
-    meds = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationStatement"]
+    meds = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationStatement"
+            and "dateAsserted" in e["resource"] and "effectivePeriod" not in e["resource"]]
     assert [m["resource"]["medicationCodeableConcept"]["text"] for m in meds] == ["metformin"]
     assert meds[0]["resource"]["note"][0]["text"] == "taken for 40 months"
     risk = next(e["resource"] for e in bundle["entry"]
@@ -84,6 +88,35 @@ def test_observations_have_loinc_and_ucum(client: TestClient) -> None:
     assert tsh["system"] == "http://unitsofmeasure.org" and tsh["code"] in ("u[IU]/mL",
                                                                             "m[IU]/L", "uIU/mL")
     assert obs[3]["effectiveDateTime"] == "2026-10-01"
+
+
+def test_follow_up_counts_and_treatments_are_exported(client: TestClient) -> None:
+    res = [e["resource"] for e in _export(client)["entry"]]
+    count = next(r for r in res if r["resourceType"] == "Observation"
+                 and r["code"]["coding"][0]["code"] == "hair_count_comb_60s")
+    assert count["effectiveDateTime"] == "2026-10-08"
+    assert count["valueQuantity"] == {"value": 85, "unit": "hairs",
+                                      "system": "http://unitsofmeasure.org", "code": "{hairs}"}
+    started = next(r for r in res if r["resourceType"] == "MedicationStatement"
+                   and "effectivePeriod" in r)
+    assert started["status"] == "active"
+    assert started["effectivePeriod"] == {"start": "2026-10-08"}
+    assert started["medicationCodeableConcept"]["text"] == "B12 injections"
+
+
+@pytest.mark.parametrize(("unit", "code"), [("pmol/L", "14920-3"), ("ng/dL", "3024-7")])
+def test_lab_loinc_follows_the_unit(client: TestClient, unit: str, code: str) -> None:
+    # a molar result carries the [Moles/volume] code, a mass result the [Mass/volume] one
+    case = {"format": "follicle-case/1", "age": 40, "sex": "female",
+            "labs": [{"test": "free_t4", "value": 1.1 if unit == "ng/dL" else 14, "unit": unit}]}
+    assert client.post("/api/v1/assess", json=case).json()["labs"][0]["loinc"] == code
+    r = client.post("/api/v1/assessments", json=case).json()
+    b = client.get(f"/api/v1/assessments/{r['id']}/fhir",
+                   headers={"Authorization": f"Bearer {r['token']}"}).json()
+    obs = next(e["resource"] for e in b["entry"] if e["resource"]["resourceType"] == "Observation")
+    assert obs["code"]["coding"][0]["code"] == code
+    back = client.post("/api/v1/fhir/labs", json={"fhir": b}).json()
+    assert back["labs"] == [{"test": "free_t4", "value": case["labs"][0]["value"], "unit": unit}]
 
 
 def test_risk_assessment_probabilities(client: TestClient) -> None:

@@ -75,6 +75,15 @@ class CompiledInforms:
         return len(self.uppers) - 1
 
 
+def _loinc_for(lab: S.LabDef, key: str) -> S.Loinc:
+    """The LOINC code for a result in this unit: a molar unit (pmol/L) takes the
+    [Moles/volume] code, a mass unit the [Mass/volume] one; the first code otherwise."""
+    molar = "mol" in key
+    same = [lc for lc in lab.loinc if ("mol" in unit_key(lc.unit)) == molar]
+    return next((lc for lc in same if unit_key(lc.unit) == key), same[0] if same else
+                lab.loinc[0])
+
+
 @dataclass(frozen=True)
 class CompiledLab:
     id: str
@@ -82,6 +91,7 @@ class CompiledLab:
     factors: dict[str, float]  # unit (as accepted, normalised key) -> factor to canonical
     informs: tuple[CompiledInforms, ...]
     caution: dict[str, S.CautionDef]
+    loinc: dict[str, S.Loinc]  # unit key -> the LOINC code of that kind (mass or molar)
 
     def weakened(self, log_lr: float, keys: set[str] | frozenset[str],
                  notes: list[str] | None = None) -> float:
@@ -350,6 +360,7 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
             id=lab.id, definition=lab, factors=factors,
             informs=tuple(_bands(i, lab) for i in lab.informs),
             caution={c.when: c for c in lab.caution},
+            loinc={key: _loinc_for(lab, key) for key in factors},
         )
 
     medications: dict[str, str] = {}
