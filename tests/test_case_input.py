@@ -104,4 +104,5 @@ def test_reported_value_and_unit_are_kept():
     lab = a.to_dict()["labs"][0]
     assert (lab["value"], lab["unit"]) == (100, "pmol/L")
     assert lab["canonical_value"] == pytest.approx(135.5, rel=1e-3)
-    assert lab["canonical_unit"] == "ng/L" and lab["loinc"] == "2132-9"
+    # the LOINC code of the result as reported: a molar unit takes the [Moles/volume] code
+    assert lab["canonical_unit"] == "ng/L" and lab["loinc"] == "14685-2"

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import CaseError, ErrorDetail, LabError
+from .errors import CaseError, ErrorDetail, LabError, loc_path
 
 __all__ = [
     "CODES",
@@ -187,21 +187,9 @@ class Case(_Strict):
     _lists = field_validator("symptoms", mode="before")(_as_list)
 
 
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif str(part).startswith(("function-", "literal[", "tuple[")):
-            continue
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
 def _detail(err: Any) -> ErrorDetail:
     loc = tuple(err["loc"])
-    path = _path(loc)
+    path = loc_path(loc)
     kind = err["type"]
     named = [p for p in loc if isinstance(p, str)]
     field_name = named[-1] if named else ""

@@ -14,8 +14,9 @@ it the same way (`to_dict()` gives the one JSON error shape).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Self
 
 __all__ = [
     "CaseError",
@@ -24,7 +25,30 @@ __all__ = [
     "KnowledgeError",
     "LabError",
     "NotFoundError",
+    "join_path",
+    "loc_path",
 ]
+
+
+def loc_path(loc: Sequence[Any]) -> str:
+    """A pydantic error location as a field path: `labs[2].unit`. Validator and union
+    tags (`function-...`, `literal[...]`) are not field names and are left out."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "[" in str(part) or str(part).startswith("function-"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def join_path(prefix: str, path: str) -> str:
+    """`prefix` and a path inside it: ("fhir", "entry[0]") -> "fhir.entry[0]"."""
+    if not prefix or not path:
+        return prefix or path
+    return prefix + path if path.startswith("[") else f"{prefix}.{path}"
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,11 @@ class FollicleError(Exception):
         if len(self.details) == 1:
             return str(self.details[0])
         return f"{len(self.details)} problems: " + "; ".join(str(d) for d in self.details)
+
+    def located(self, prefix: str) -> Self:
+        """The same error with every field path put under `prefix`, for a document
+        nested in a larger request (e.g. the `fhir` member of an import)."""
+        return type(self)([replace(d, path=join_path(prefix, d.path)) for d in self.details])
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.details,))

@@ -16,7 +16,7 @@ import typing
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import CaseError, ErrorDetail
+from .errors import CaseError, ErrorDetail, join_path, loc_path
 
 if TYPE_CHECKING:
     from .storage import SavedAssessment
@@ -385,7 +385,11 @@ def labs_from_fhir(data: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]
             continue
         try:
             _validate(res)
-        except (ValidationError, ValueError, KeyError, LookupError) as exc:
+        except ValidationError as exc:
+            problems += [ErrorDetail(f"not valid FHIR R4B: {e['msg']}"[:300],
+                                     join_path(where, loc_path(e["loc"])))
+                         for e in exc.errors(include_url=False)[:20]]
+        except (ValueError, KeyError, LookupError) as exc:
             msg = str(exc).splitlines()
             problems.append(ErrorDetail(f"not valid FHIR R4B: {msg[0] if msg else exc}"[:300],
                                         where))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import CaseError, ErrorDetail
+from .errors import CaseError, ErrorDetail, loc_path
 
 if TYPE_CHECKING:
     from .storage import SavedAssessment
@@ -91,18 +91,6 @@ class FollowUp(_Strict):
         return v
 
 
-def _path(loc: Sequence[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif "[" in str(part) or str(part).startswith("function-"):
-            continue  # pydantic's validator / union tags, not field names
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
 def parse_followup(data: Any) -> dict[str, Any]:
     """Validate a follow-up mapping; return its clean JSON form. Raises FollowupError."""
     if not isinstance(data, dict):
@@ -112,7 +100,7 @@ def parse_followup(data: Any) -> dict[str, Any]:
     except ValidationError as exc:
         details = []
         for e in exc.errors():
-            path = _path(e["loc"])
+            path = loc_path(e["loc"])
             if e["type"] == "extra_forbidden":
                 msg = "unknown field"
             elif e["type"] == "missing":

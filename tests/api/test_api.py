@@ -295,6 +295,21 @@ def test_openapi_and_docs(client: TestClient) -> None:
         assert path in spec["paths"], path
     assert "CaseIn" in spec["components"]["schemas"]
     assert "HTTPValidationError" not in json.dumps(spec)  # one error shape, documented
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if not path.startswith("/api/"):
+                continue
+            errors = {code: r for code, r in op["responses"].items() if code[0] in "45"}
+            assert "500" in errors, (method, path)
+            for code, r in errors.items():  # every documented error has the one shape
+                assert r["content"]["application/json"]["schema"] == error_ref, (path, code)
+            if path.startswith("/api/v1/assessments/{id}"):
+                assert "404" in errors, (method, path)
+            if method == "post":
+                assert {"400", "413", "415", "422"} <= set(errors), path
+    questionnaire = spec["paths"]["/api/v1/questionnaire"]["get"]["responses"]
+    assert "422" in questionnaire and "413" not in questionnaire  # a GET has no body
     docs = client.get("/api/docs")
     assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
     assert "POST /api/v1/assessments/{id}/followups" in docs.text

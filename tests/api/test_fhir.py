@@ -230,3 +230,23 @@ def test_import_rejects_invalid_fhir(client: TestClient, bad: dict[str, Any]) ->
     r = client.post("/api/v1/fhir/labs", json={"fhir": bad})
     assert r.status_code == 422, r.text
     assert r.json()["error"]["code"] == "invalid_fhir"
+
+
+def test_import_errors_name_the_full_field_path(client: TestClient) -> None:
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": _b12_obs(200)}, {"resource": _b12_obs(210)}]}
+    bundle["entry"][1]["resource"]["valueQuantity"]["value"] = "abc"
+    r = client.post("/api/v1/fhir/labs", json={"fhir": bundle})
+    assert r.status_code == 422, r.text
+    fields = [d.get("field") for d in r.json()["error"]["details"]]
+    assert fields == ["fhir.entry[1].resource.valueQuantity.value"]
+    # a list of Observations: the index in the list, then the field inside the resource
+    r = client.post("/api/v1/fhir/labs", json={"fhir": [_b12_obs(200), _b12_obs(200) | {
+        "subject": {"reference": 7}}]})
+    assert [d.get("field") for d in r.json()["error"]["details"]] == [
+        "fhir[1].subject.reference"]
+    # the merged case's errors are under `case`
+    r = client.post("/api/v1/fhir/labs", json={"fhir": [_b12_obs(200)], "case": {
+        "format": "follicle-case/1", "age": -3}})
+    assert r.status_code == 422
+    assert [d.get("field") for d in r.json()["error"]["details"]] == ["case.age"]

@@ -39,6 +39,8 @@ INVALID: Responses = {
     413: {"model": S.ErrorResponse, "description": "Request body too large"},
     415: {"model": S.ErrorResponse, "description": "The body is not declared as JSON"},
     422: {"model": S.ErrorResponse, "description": "Invalid input; names the field"}}
+BAD_QUERY: Responses = {
+    422: {"model": S.ErrorResponse, "description": "Invalid query parameter; names it"}}
 AUTH_PARAM = [{"name": "Authorization", "in": "header", "required": False,
                "schema": {"type": "string"},
                "description": "`Bearer TOKEN` (the token returned when saving)"}]
@@ -269,9 +271,12 @@ async def import_fhir_labs(request: Request) -> Response:
     extra = set(data) - {"fhir", "case"}
     if extra:
         raise BodyError("unknown field", path=sorted(extra)[0])
-    from ..fhir import labs_from_fhir
+    from ..fhir import FhirError, labs_from_fhir
 
-    labs, skipped = labs_from_fhir(data["fhir"])
+    try:
+        labs, skipped = labs_from_fhir(data["fhir"])
+    except FhirError as exc:
+        raise exc.located("fhir") from None
     merged = None
     if data.get("case") is not None:
         from ..case import parse_case
@@ -280,7 +285,10 @@ async def import_fhir_labs(request: Request) -> Response:
         if not isinstance(base, dict):
             raise CaseError("must be a follicle-case/1 object", path="case")
         merged = {**base, "labs": list(base.get("labs") or []) + labs}
-        case = parse_case(merged)
+        try:
+            case = parse_case(merged)
+        except CaseError as exc:
+            raise exc.located("case") from None
         merged = case.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
         merged["format"] = case.format
     return _json({"labs": labs, "skipped": skipped, "case": merged})
@@ -340,7 +348,7 @@ def _questionnaire(fmt: str) -> bytes:
                     "format=fhir-case: the case-field Questionnaire that exported "
                     "QuestionnaireResponses answer)",
             responses={200: {"content": {"application/json": {},
-                                         "application/fhir+json": {}}}, **INVALID})
+                                         "application/fhir+json": {}}}, **BAD_QUERY})
 async def get_questionnaire(format: S.QuestionnaireFormat = "json") -> Response:
     if format == "json":
         return Response(_questionnaire("json"), media_type="application/json")

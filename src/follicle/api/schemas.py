@@ -139,15 +139,21 @@ def _component_schemas() -> dict[str, Any]:
 
 
 def _one_error_shape(schema: dict[str, Any]) -> None:
-    """Document FastAPI's automatic 422 answers with the shape they really have."""
+    """Document FastAPI's automatic 422 answers with the shape they really have, and the
+    500 every /api operation can answer (the same shape, never a traceback)."""
     error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
     components = schema["components"]["schemas"]
     if "ErrorResponse" not in components:
         components["ErrorResponse"] = ErrorResponse.model_json_schema(
             ref_template="#/components/schemas/{model}")
         components.update(components["ErrorResponse"].pop("$defs", {}))
-    for item in schema.get("paths", {}).values():
+    for path, item in schema.get("paths", {}).items():
         for op in item.values():
+            if isinstance(op, dict) and path.startswith("/api/"):
+                op.setdefault("responses", {}).setdefault("500", {
+                    "description": "Unexpected server error (the one error shape, no "
+                                   "details)",
+                    "content": {"application/json": {"schema": error_ref}}})
             resp = op.get("responses", {}).get("422") if isinstance(op, dict) else None
             if resp and "HTTPValidationError" in str(resp):
                 resp["description"] = "Invalid request; names the field"
