@@ -21,7 +21,10 @@ LATE_EVENT_MONTHS = 6.0
 # medicine classes (medications.yaml) that can cause or worsen hair loss
 _SHEDDING_CLASSES = frozenset({"hair_loss_drug", "retinoid", "anticoagulant", "antithyroid",
                                "androgen", "cytotoxic", "hormonal_contraception",
-                               "endocrine_cancer_therapy", "glp1"})
+                               "endocrine_cancer_therapy", "glp1", "chemotherapy"})
+# of those, the ones whose shedding starts within months of starting the medicine (not
+# androgens, which worsen pattern loss at any time, nor the pill, whose trigger is stopping)
+_TIMED_CLASSES = _SHEDDING_CLASSES - {"androgen", "hormonal_contraception"}
 
 
 @dataclass(slots=True)
@@ -107,6 +110,11 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         med_months[cls] = m.months if prev is None else max(prev, m.months or 0)
     if h.medications and not unknown and not (set(med_months) & _SHEDDING_CLASSES):
         add("med:no_hair_loss_drug")
+    elif hair is not None and hair.duration_months is not None:
+        timed = [m for c, m in med_months.items() if c in _TIMED_CLASSES]
+        if timed and all(m is not None and m - hair.duration_months > LATE_EVENT_MONTHS
+                         for m in timed):
+            add("med:started_long_before")
     for s in case.symptoms:
         add(f"symptom:{s}")
     labs: dict[str, float] = {}

@@ -221,6 +221,7 @@ class CautionDef(Strict):
     posterior: bool = True
     factor: float = Field(gt=0, le=1)
     ref: str
+    evidence: Evidence = "expert_estimate"  # the guideline gives the direction, not the size
     note: str
 
 
