@@ -275,3 +275,17 @@ def test_an_untested_b12_test_needs_a_floor_of_probability(tiny_kb):
     assert "active_b12" not in [t.test for t in low.next_tests]
     assert "active_b12" in [t.test for t in vegan.next_tests]
     assert "b12" in [t.test for t in low.next_tests]  # no floor on this one
+
+
+def test_a_likely_deficiency_says_when_it_does_not_explain_the_hair_loss(tiny_kb):
+    low = [{"test": "b12", "value": 150, "unit": "ng/L"}]
+    patches = assess(case(age=30, sex="female", hair={"pattern": "patches"},
+                          history={"diet": "vegan"}, labs=low), kb=tiny_kb)
+    assert patches.hair_loss_types[0].id == "alopecia_areata"
+    assert any("not a known cause of the most likely type here (AA)" in n
+               for n in patches.b12.notes)
+    # diffuse shedding is the type B12 deficiency can cause: no such note
+    diffuse = assess(case(age=30, sex="female", hair={"pattern": "diffuse"},
+                          history={"diet": "vegan"}, labs=low), kb=tiny_kb)
+    assert diffuse.hair_loss_types[0].id == "telogen_effluvium"
+    assert not any("not a known cause" in n for n in diffuse.b12.notes)

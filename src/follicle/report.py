@@ -95,10 +95,10 @@ def print_report(a: Assessment, console: Console) -> None:
         for item in d["hair_loss_types"][:5]:
             t.add_row(item["name"], _bar(item["probability"]), percent(item["probability"]))
         console.print(t)
-    c = Table(title="Contributing causes (each on its own)", show_header=False, box=None)
-    for item in d["contributing_causes"][:6]:
-        c.add_row(item["name"], _bar(item["probability"]), percent(item["probability"]))
-    console.print(c)
+        c = Table(title="Contributing causes (each on its own)", show_header=False, box=None)
+        for item in d["contributing_causes"][:6]:
+            c.add_row(item["name"], _bar(item["probability"]), percent(item["probability"]))
+        console.print(c)
 
     console.print("[bold]Why[/bold]")
     ex = d["explanations"]
@@ -108,7 +108,8 @@ def print_report(a: Assessment, console: Console) -> None:
             console.print(f"  {top['name']}:")
         for m in ex["types"][top["id"]][:5]:
             arrow = "▲" if m["direction"] == "raised" else "▼"
-            console.print(f"    {arrow} {esc(m['text'])} ({m['change']:+.0%}) \\[{m['ref']}]")
+            console.print(f"    {arrow} {esc(m['text'])} (×{times(m['likelihood_ratio'])}, "
+                          f"{m['change']:+.0%}) \\[{m['ref']}]")
     console.print("  Vitamin B12:")
     for m in ex["b12"][:8]:
         if m["kind"] == "baseline":
@@ -121,6 +122,8 @@ def print_report(a: Assessment, console: Console) -> None:
         console.print("[bold]Tests worth asking for next[/bold]")
         for tdet in d["next_test_details"][:5]:
             console.print(f"  {tdet['test']}: {tdet['name']}")
+            for note in tdet["notes"]:
+                console.print(f"    [dim]{esc(note)}[/dim]")
     for msg in d["not_used"]:
         console.print(f"[yellow]{esc(msg)}[/yellow]")
     console.print("[bold]References[/bold]")

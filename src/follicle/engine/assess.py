@@ -41,10 +41,25 @@ def assess(case: Case | dict[str, Any], *, kb: KnowledgeBase | None = None) -> A
     diff = differential(f, kb, b12.probability)
     cause_p = {cid: st.probability for cid, st in diff.causes.items()}
     type_p = dict(zip(diff.type_ids, diff.type_probs, strict=True)) if f.hair else {}
+    if type_p and (b12.status == "deficient" or b12.probability >= 0.5):
+        _b12_explains(b12.notes, type_p, kb)
     ctx = Context(f.keys, f.age, f.sex, f.hair, f.labs, b12.status, b12.probability,
                   type_p, cause_p)
     level, flags, rules = triage(ctx, kb)
-    first = [(test, r.reason) for r in (*flags, *rules) for test in r.tests]
+    first = [(test, r.reason, False) for r in (*flags, *rules) for test in r.tests]
+    first += [(test, r.reason, True) for r in (*flags, *rules) for test in r.retest
+              if test in f.labs]
     tests = rank_tests(f, kb, b12.probability, cause_p, b12.status, first, ctx)
     return Assessment(case=parsed, kb=kb, features=f, b12=b12, diff=diff, triage=level,
                       red_flags=flags, rules=rules, next_tests=tests)
+
+
+def _b12_explains(notes: list[str], type_p: dict[str, float], kb: KnowledgeBase) -> None:
+    """When B12 deficiency is likely but the most likely hair-loss type is not one it
+    causes, say so: the person's question is whether B12 explains their hair loss."""
+    top = max(type_p, key=type_p.__getitem__)
+    if type_p[top] >= 0.5 and top not in kb.b12.explains_types.types:
+        name = next(t.name for t in kb.types if t.id == top)
+        notes.append(f"A B12 deficiency needs treating for its own sake, but it is not a known "
+                     f"cause of the most likely type here ({name}): treating B12 alone is "
+                     "unlikely to stop this hair loss.")

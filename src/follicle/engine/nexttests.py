@@ -52,14 +52,15 @@ def expected_information_gain(p: float, p_present: tuple[float, ...],
 
 def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
                cause_p: dict[str, float], b12_status: str = "untested",
-               first: Sequence[tuple[str, str]] = (),
+               first: Sequence[tuple[str, str, bool]] = (),
                ctx: Context | None = None) -> list[NextTest]:
     """Tests worth doing next, most valuable first.
 
-    `first` holds (test, reason) pairs from triage rules that fired with a work-up of their
+    `first` holds (test, reason, repeat) from triage rules that fired with a work-up of their
     own (e.g. testosterone for virilisation): a warning sign decides the first test, not
     information value, since a likely cause still needs its confirming test before anyone
-    can act on it. Those tests lead, in rule order, if not done yet.
+    can act on it. Those tests lead, in rule order, if not done yet; a repeat (a result
+    that may be false, e.g. thyroid tests on biotin) leads because it was done.
 
     When the B12 labs sit in a guideline's grey zone the treatment decision is open
     whatever the probability, so B12 is valued at maximal decision uncertainty (p = 0.5):
@@ -67,7 +68,8 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
     `suggest_when` holds (NICE NG239: B12 with a symptom and a risk factor; NICE NG145: free
     T4 after an abnormal TSH). Once the guideline has decided
     (deficient or not deficient), further B12 tests change nothing: the next step is
-    treatment or another cause, so B12 carries no value of information.
+    treatment or another cause, so B12 carries no value of information. Without a hair
+    complaint only what a test tells about B12 counts: the question is B12 alone.
     """
     raw_b12_p = b12_p
     if b12_status == "indeterminate":
@@ -103,6 +105,8 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
         for inf in row.informs:
             if inf.sex is not None and inf.sex != f.sex:
                 continue
+            if not f.hair and inf.target != "b12":
+                continue  # no hair complaint: the question is B12 alone
             p = b12_p if inf.target == "b12" else cause_p.get(inf.target, 0.0)
             if p <= 0.0:
                 continue
@@ -117,14 +121,14 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
     return out
 
 
-def _lead_with(ranked: list[NextTest], first: Sequence[tuple[str, str]],
+def _lead_with(ranked: list[NextTest], first: Sequence[tuple[str, str, bool]],
                done: Collection[str]) -> list[NextTest]:
     by_test = {t.test: t for t in ranked}
     head: list[NextTest] = []
-    for test, reason in first:
-        if test in done or any(h.test == test for h in head):
+    for test, reason, repeat in first:
+        if (test in done) is not repeat or any(h.test == test for h in head):
             continue
         t = by_test.pop(test, None) or NextTest(test, 0.0, (), ())
-        head.append(t._replace(notes=(f"Comes first because: {reason}",
-                                      *t.notes)))
+        why = "A repeat, because" if repeat else "Comes first because"
+        head.append(t._replace(notes=(f"{why}: {reason}", *t.notes)))
     return head + [t for t in ranked if t.test in by_test]

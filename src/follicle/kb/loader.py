@@ -424,6 +424,7 @@ def _iter_refs(kb: KnowledgeBase) -> Iterable[tuple[str, str]]:
         for caution in d.caution:
             yield f"labs.yaml {d.id}.caution.{caution.when}", caution.ref
     yield "b12.yaml hair_loss", kb.b12.hair_loss.ref
+    yield "b12.yaml explains_types", kb.b12.explains_types.ref
     yield "b12.yaml durations.metformin", kb.b12.durations.metformin.ref
     yield "b12.yaml durations.ppi", kb.b12.durations.ppi.ref
     yield "b12.yaml durations.h2ra", kb.b12.durations.h2ra.ref
@@ -516,6 +517,9 @@ def check_kb(version: str | None = None, directory: Path | None = None,
     for cls in set(kb.medications.values()):
         if cls != "none" and f"med:{cls}" not in kb.findings_by_key:
             bad(f"no finding for medicine class {cls!r}", "medications.yaml")
+    for tid in kb.b12.explains_types.types:
+        if tid not in kb.type_ids:
+            bad(f"unknown hair-loss type {tid!r}", "b12.yaml explains_types")
     for key in kb.b12.hair_loss.when_any:
         if key not in kb.findings_by_key:
             bad(f"unknown finding key {key!r}", "b12.yaml hair_loss.when_any")
@@ -549,9 +553,10 @@ def check_kb(version: str | None = None, directory: Path | None = None,
 
         for msg in validate_predicate(rule.when, kb):
             bad(msg, f"triage.yaml {rule.id}")
-        for test in rule.tests:
-            if test not in kb.labs:
-                bad(f"unknown test {test!r}", f"triage.yaml {rule.id}.tests")
+        for attr in ("tests", "retest"):
+            for test in getattr(rule, attr):
+                if test not in kb.labs:
+                    bad(f"unknown test {test!r}", f"triage.yaml {rule.id}.{attr}")
     for test, lab in kb.labs.items():
         if lab.definition.suggest_when is not None:
             from ..engine.predicates import validate_predicate

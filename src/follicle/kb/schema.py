@@ -278,9 +278,19 @@ class Durations(Strict):
     h2ra: Threshold
 
 
+class ExplainsTypes(Strict):
+    """The hair-loss types a B12 deficiency can cause; for any other top type the answer
+    says that treating B12 is unlikely to stop the hair loss."""
+
+    types: list[str]
+    ref: str
+    evidence: Evidence = "expert_estimate"
+
+
 class B12File(Strict):
     format: Literal["follicle-kb/b12/1"]
     hair_loss: HairLossOR
+    explains_types: ExplainsTypes
     durations: Durations
     factors: list[OddsRatioDef]
 
@@ -354,6 +364,7 @@ class RuleDef(Strict):
     article: str | None = None
     supersedes: list[str] = Field(default_factory=list)
     tests: list[str] = Field(default_factory=list)  # work-up that comes first when it fires
+    retest: list[str] = Field(default_factory=list)  # done tests to repeat first (unreliable)
 
 
 class TriageFile(Strict):

@@ -62,8 +62,8 @@ STATUS_WORDS = {
     "untested": "No B12 test yet",
 }
 DISCLAIMER = ("follicle is for education only. It does not diagnose or treat anything and "
-              "does not replace a doctor. See a doctor about your hair loss, and at once if "
-              "a warning sign applies to you.")
+              "does not replace a doctor. See a doctor about your hair loss or symptoms, and at "
+              "once if a warning sign applies to you.")
 
 
 # --------------------------------------------------------------------------- templates
@@ -268,7 +268,7 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
     ref_index = {r["id"]: i + 1 for i, r in enumerate(d["references"])}
     refs = [{**r, "n": i + 1, "link": _ref_link(r)} for i, r in enumerate(d["references"])]
     types = d["hair_loss_types"][:5] if d["hair_complaint"] else []
-    causes = [c for c in d["contributing_causes"][:6]]
+    causes = d["contributing_causes"][:6] if d["hair_complaint"] else []
     ex = d["explanations"]
     why = []
     for t in types[:3]:
@@ -301,7 +301,8 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
         "a": d, "b12": b, "b12_words": STATUS_WORDS[b["status"]],
         "triage_words": TRIAGE_WORDS[d["triage"]], "flags": flags, "reasons": reasons,
         "types_chart": _bars(types, "Type of hair loss", "types") if types else None,
-        "causes_chart": _bars(causes, "Contributing causes (each on its own)", "causes"),
+        "causes_chart": _bars(causes, "Contributing causes (each on its own)", "causes")
+        if causes else None,
         "why": why, "b12_moves": b12_moves, "refs": refs, "ref_index": ref_index,
         "tests": tests, "ask_for": tests[:3], "reading": reading[:6], "labs": d["labs"],
         "case": case,

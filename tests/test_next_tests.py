@@ -1,0 +1,27 @@
+"""Next tests with the real knowledge base: work-up and repeats asked for by triage rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import follicle
+
+BASE: dict[str, Any] = {
+    "format": "follicle-case/1", "age": 38, "sex": "male",
+    "hair": {"onset": "gradual", "pattern": "temples_crown"},
+    "labs": [{"test": "tsh", "value": 0.03, "unit": "mIU/L"}]}
+
+
+def test_a_test_biotin_may_have_falsified_is_repeated_first() -> None:
+    a = follicle.assess({**BASE, "history": {"supplements": ["biotin"]}})
+    first = a.next_tests[0]
+    assert first.test == "tsh"
+    assert first.notes[0].startswith("A repeat, because: Biotin")
+    # only tests that were done are repeated (testosterone is in the rule, not in the case)
+    assert all(not n.startswith("A repeat") for t in a.next_tests[1:] if t.test != "free_t4"
+               for n in t.notes)
+
+
+def test_a_done_test_is_not_suggested_again_without_a_reason() -> None:
+    a = follicle.assess(BASE)
+    assert "tsh" not in [t.test for t in a.next_tests]
