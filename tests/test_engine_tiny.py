@@ -289,3 +289,17 @@ def test_a_likely_deficiency_says_when_it_does_not_explain_the_hair_loss(tiny_kb
                           history={"diet": "vegan"}, labs=low), kb=tiny_kb)
     assert diffuse.hair_loss_types[0].id == "telogen_effluvium"
     assert not any("not a known cause" in n for n in diffuse.b12.notes)
+
+
+def test_cause_tests_count_by_how_much_bloods_help_with_the_likely_type(tiny_kb):
+    def ferritin(pattern: str) -> tuple[float, float, float]:
+        a = assess(case(age=30, sex="male", hair={"pattern": pattern}), kb=tiny_kb)
+        t = next(t for t in a.next_tests if t.test == "ferritin")
+        share = sum(r.probability for r in a.hair_loss_types if r.id == "telogen_effluvium")
+        return t.value, dict(t.targets)["iron_deficiency"], share
+
+    for pattern in ("diffuse", "patches"):
+        value, bits, share = ferritin(pattern)
+        # men: only telogen effluvium has a blood work-up (AGA is for women, AA none)
+        assert value == pytest.approx(bits * 1.0 * (0.1 + 0.9 * share))
+    assert ferritin("patches")[0] < ferritin("diffuse")[0] / 2

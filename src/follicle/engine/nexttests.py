@@ -17,6 +17,8 @@ from ..kb.loader import KnowledgeBase
 from .predicates import Context
 from .tables import tables
 
+MIN_BITS = 0.03  # below this a test would hardly change anything: not suggested
+
 __all__ = ["NextTest", "expected_information_gain", "rank_tests"]
 
 
@@ -69,7 +71,10 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
     T4 after an abnormal TSH). Once the guideline has decided
     (deficient or not deficient), further B12 tests change nothing: the next step is
     treatment or another cause, so B12 carries no value of information. Without a hair
-    complaint only what a test tells about B12 counts: the question is B12 alone.
+    complaint only what a test tells about B12 counts: the question is B12 alone. What a
+    test tells about another contributing cause is weighed by how likely the hair loss is of
+    a type whose work-up includes blood tests (types.yaml `blood_workup`): ringworm needs a
+    scalp sample and scarring a biopsy, not a ferritin.
     """
     raw_b12_p = b12_p
     if b12_status == "indeterminate":
@@ -80,6 +85,10 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
     stakes = t.stakes
     done = f.labs.keys()
     keys = f.keys
+    relevance = 1.0  # how much blood tests for contributing causes help with this hair loss
+    if ctx is not None and ctx.types:
+        workup = t.workup_types[f.sex or "female"]  # sex unknown: the wider work-up
+        relevance = 0.1 + 0.9 * sum(p for tid, p in ctx.types.items() if tid in workup)
     out: list[NextTest] = []
     for row in t.lab_rows:
         test = row.test
@@ -112,8 +121,9 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
                 continue
             bits = expected_information_gain(p, inf.p_present, inf.p_absent, damp)
             targets.append((inf.target, bits))
-            total += bits * stakes.get(inf.target, 1.0)
-        if total > 0.005:
+            weight = 1.0 if inf.target == "b12" else relevance
+            total += bits * stakes.get(inf.target, 1.0) * weight
+        if total > MIN_BITS:
             out.append(NextTest(test, total, tuple(targets), tuple(notes)))
     out.sort(key=lambda t: -t.value)
     if first:

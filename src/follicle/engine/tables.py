@@ -65,6 +65,7 @@ class Tables:
     cause_rows: dict[str, tuple[CauseRow, ...]]  # group -> rows, in KB order
     stakes: dict[str, float]
     lab_rows: tuple[LabRow, ...]
+    workup_types: dict[str, tuple[str, ...]]  # sex -> types whose work-up includes bloods
     type_names: dict[str, str]
     cause_names: dict[str, str]
     cause_order: dict[str, int]
@@ -146,6 +147,8 @@ def _build(kb: KnowledgeBase) -> Tables:
         cause_rows=cause_rows,
         stakes=stakes,
         lab_rows=lab_rows,
+        workup_types={sex: tuple(t.id for t in kb.types if sex in t.blood_workup.sexes)
+                      for sex in ("female", "male")},
         type_names={t.id: t.name for t in kb.types},
         cause_names={c.id: c.name for c in kb.causes},
         cause_order={c.id: i for i, c in enumerate(kb.causes)},

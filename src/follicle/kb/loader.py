@@ -404,6 +404,7 @@ def _iter_refs(kb: KnowledgeBase) -> Iterable[tuple[str, str]]:
     for t in kb.types:
         if t.triage_soon_at:
             yield f"types.yaml {t.id}.triage_soon_at", t.triage_soon_at.ref
+        yield f"types.yaml {t.id}.blood_workup", t.blood_workup.ref
     for cause in kb.causes:
         for part in (cause.prior, cause.from_types, cause.stake):
             if part is not None:

@@ -65,6 +65,14 @@ class TypeRequirement(Strict):
     evidence: Evidence
 
 
+class BloodWorkup(Strict):
+    """For whom blood tests for contributing causes (iron, thyroid, ...) help with a type."""
+
+    sexes: list[Literal["female", "male"]]
+    ref: str
+    evidence: Evidence = "expert_estimate"
+
+
 class TypeDef(Strict):
     id: str
     name: str
@@ -72,6 +80,7 @@ class TypeDef(Strict):
     snomed: str | None = None
     triage_soon_at: Prob | None = None
     requires: TypeRequirement | None = None
+    blood_workup: BloodWorkup
 
 
 class Priors(Sourced):
