@@ -303,3 +303,30 @@ def test_cause_tests_count_by_how_much_bloods_help_with_the_likely_type(tiny_kb)
         # men: only telogen effluvium has a blood work-up (AGA is for women, AA none)
         assert value == pytest.approx(bits * 1.0 * (0.1 + 0.9 * share))
     assert ferritin("patches")[0] < ferritin("diffuse")[0] / 2
+
+
+def test_a_risk_factor_takes_its_instead_odds_ratio_when_the_other_key_is_there(tiny_kb):
+    def odds(a) -> float:
+        return a.b12.probability / (1 - a.b12.probability)
+
+    plain = assess(case(age=30, sex="female", history={"diet": "vegan"}), kb=tiny_kb)
+    numb = assess(case(age=30, sex="female", history={"diet": "vegan"},
+                       symptoms=["numbness"]), kb=tiny_kb)
+    assert odds(plain) == pytest.approx(0.1 / 0.9 * 10)
+    assert odds(numb) == pytest.approx(0.1 / 0.9 * 30 * 2)  # instead of 10, and numbness x2
+    assert any(c.text == "vegan (with numbness)" for c in numb.b12.contributions)
+
+
+@pytest.mark.parametrize(("ferritin", "mcv", "counted"), [
+    (12, 82, False),   # low ferritin, small cells: iron-deficiency anaemia
+    (12, 104, True),   # large cells: B12 deficiency still fits
+    (80, 82, True),    # ferritin normal: the anaemia is unexplained
+])
+def test_a_low_haemoglobin_explained_by_iron_does_not_count_for_b12(tiny_kb, ferritin, mcv,
+                                                                    counted):
+    labs = [{"test": "hemoglobin", "value": 100, "unit": "g/L"},
+            {"test": "ferritin", "value": ferritin, "unit": "ug/L"},
+            {"test": "mcv", "value": mcv, "unit": "fL"}]
+    a = assess(case(age=30, sex="female", labs=labs), kb=tiny_kb)
+    assert any(c.source == "lab:hemoglobin" for c in a.b12.contributions) is counted
+    assert ("iron explains it" in a.b12.notes) is not counted

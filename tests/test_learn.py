@@ -137,7 +137,7 @@ _UNIT_AFTER = re.compile(
     r"\s?(%|-fold|\s?times|pg/mL|ng/L|pmol/L|nmol/L|µmol/L|umol/L|µg/mL|ug/mL|µg/L|ug/L|"
     r"ng/mL|µg/dL|ug/dL|mIU/L|g/L|g/dL|fL|hairs)"
 )
-_TRIVIAL = {0.0, 1.0, 10.0, 100.0, 1000.0}  # round numbers used in ordinary prose
+_TRIVIAL = {0.0, 1.0, 10.0, 95.0, 100.0, 1000.0}  # round numbers of ordinary prose ("95% CI")
 _NUMBER = re.compile(r"(?<![\w.,/@-])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\w])")
 
 

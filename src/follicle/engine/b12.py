@@ -190,7 +190,12 @@ def assess_b12(f: Features, kb: KnowledgeBase,
         fac = kb.b12_factors.get(key)
         if fac is not None:
             kind = "symptom" if key.startswith("symptom:") else "risk_factor"
-            add(key, fac.why, fac.odds_ratio, fac.ref, fac.evidence, kind)
+            alt = next((i for i in fac.instead if any(k in keys for k in i.when_any)), None)
+            if alt is None:
+                add(key, fac.why, fac.odds_ratio, fac.ref, fac.evidence, kind)
+            else:  # e.g. a vegan taking B12; nitrous oxide with nerve symptoms
+                add(key, f"{fac.why} ({alt.note})", alt.odds_ratio, alt.ref, alt.evidence,
+                    kind)
 
     labs = f.labs
     curves = kb.population.labs
@@ -198,14 +203,19 @@ def assess_b12(f: Features, kb: KnowledgeBase,
         lr = math.exp(_interp_points(curves.mcv.points, labs["mcv"]))
         add("lab:mcv", f"Red cell size (MCV) {labs['mcv']:g} fL", lr, kb.population.ref,
             kb.population.evidence, "blood_count")
+    notes: list[str] = []
     if "hemoglobin" in labs:
         pts = curves.hemoglobin.male if f.sex == "male" else curves.hemoglobin.female
         lr = math.exp(_interp_points(pts, labs["hemoglobin"]))
-        add("lab:hemoglobin", f"Haemoglobin {labs['hemoglobin']:.3g} g/L", lr,
-            kb.population.ref, kb.population.evidence, "blood_count")
+        iron = b12.anaemia_explained
+        if lr > 1.0 and labs.get("ferritin", math.inf) < iron.ferritin_below and labs.get(
+                "mcv", math.inf) <= iron.mcv_at_most:
+            notes.append(iron.note)
+        else:
+            add("lab:hemoglobin", f"Haemoglobin {labs['hemoglobin']:.3g} g/L", lr,
+                kb.population.ref, kb.population.evidence, "blood_count")
     pretest = sigmoid(x)
 
-    notes: list[str] = []
     low_folate = _low_folate(kb, labs)
     for test in B12_TESTS:
         if test not in labs:

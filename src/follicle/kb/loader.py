@@ -426,11 +426,14 @@ def _iter_refs(kb: KnowledgeBase) -> Iterable[tuple[str, str]]:
             yield f"labs.yaml {d.id}.caution.{caution.when}", caution.ref
     yield "b12.yaml hair_loss", kb.b12.hair_loss.ref
     yield "b12.yaml explains_types", kb.b12.explains_types.ref
+    yield "b12.yaml anaemia_explained", kb.b12.anaemia_explained.ref
     yield "b12.yaml durations.metformin", kb.b12.durations.metformin.ref
     yield "b12.yaml durations.ppi", kb.b12.durations.ppi.ref
     yield "b12.yaml durations.h2ra", kb.b12.durations.h2ra.ref
     for f2 in kb.b12.factors:
         yield f"b12.yaml {f2.key}", f2.ref
+        for alt in f2.instead:
+            yield f"b12.yaml {f2.key}.instead", alt.ref
     yield "b12_population.yaml", kb.population.ref
     for rule in (*kb.red_flags, *kb.rules):
         yield f"triage.yaml {rule.id}", rule.ref
@@ -535,6 +538,12 @@ def check_kb(version: str | None = None, directory: Path | None = None,
             key.endswith(":yes")
         if risk and factor.odds_ratio < 1:
             bad("a risk factor's odds ratio must be >= 1", f"b12.yaml {key}")
+        for alt in factor.instead:
+            if risk and alt.odds_ratio < 1:
+                bad("a risk factor's odds ratio must be >= 1", f"b12.yaml {key}.instead")
+            for k in alt.when_any:
+                if k not in kb.findings_by_key and k not in kb.b12_factors:
+                    bad(f"unknown finding key {k!r}", f"b12.yaml {key}.instead")
     pop = kb.population.factors
     for name in ("metformin", "ppi", "h2ra"):
         if getattr(pop, name).odds_ratio < 1:

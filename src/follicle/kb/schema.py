@@ -256,9 +256,20 @@ class LabsFile(Strict):
     tests: list[LabDef]
 
 
+class InsteadDef(Strict):
+    """Another odds ratio for a risk factor when any of the keys is present too."""
+
+    when_any: list[str]
+    odds_ratio: float = Field(gt=0)
+    ref: str
+    evidence: Evidence
+    note: str
+
+
 class OddsRatioDef(Strict):
     key: str
     odds_ratio: float = Field(gt=0)
+    instead: list[InsteadDef] = Field(default_factory=list)  # the first that applies wins
     ref: str
     evidence: Evidence
     why: str
@@ -296,10 +307,22 @@ class ExplainsTypes(Strict):
     evidence: Evidence = "expert_estimate"
 
 
+class AnaemiaExplained(Strict):
+    """When a low haemoglobin is explained by iron deficiency (low ferritin, red cells not
+    large), it is not counted as a sign of B12 deficiency."""
+
+    ferritin_below: float = Field(gt=0)  # ug/L
+    mcv_at_most: float = Field(gt=0)  # fL
+    ref: str
+    evidence: Evidence = "expert_estimate"
+    note: str
+
+
 class B12File(Strict):
     format: Literal["follicle-kb/b12/1"]
     hair_loss: HairLossOR
     explains_types: ExplainsTypes
+    anaemia_explained: AnaemiaExplained
     durations: Durations
     factors: list[OddsRatioDef]
 
