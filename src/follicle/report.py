@@ -18,7 +18,7 @@ STATUS_WORDS = {
     "untested": "No B12 test yet",
 }
 TRIAGE_WORDS = {
-    "urgent": "See a doctor within days: the red flags say how soon",
+    "urgent": "See a doctor within days (sooner if a warning sign says so)",
     "soon": "Book a doctor's appointment within a few weeks",
     "routine": "No rush: self-care or a routine visit",
 }

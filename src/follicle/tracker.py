@@ -456,7 +456,7 @@ def svg_chart(followups: Sequence[dict[str, Any]], result: dict[str, Any] | None
     parts.append(f'<text x="{left + pw}" y="{height - 24}" text-anchor="end" font-size="12" '
                  f'fill="#333">{d1.isoformat()}</text>')
     for d, t in events:
-        colour = "#0a6" if t["action"] == "started" else "#a40"
+        colour = "#007a4a" if t["action"] == "started" else "#a40"
         label = f"{TREATMENT_LABELS[t['name']]} {t['action']}"
         parts.append(f'<line x1="{x(d)}" y1="{top}" x2="{x(d)}" y2="{top + ph}" '
                      f'stroke="{colour}" stroke-width="2" stroke-dasharray="6 4">'

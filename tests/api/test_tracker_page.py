@@ -46,7 +46,18 @@ def test_tracker_page_flow(client: TestClient) -> None:
     bad = client.post(f"/r/{rid}/track", data={"date": today.isoformat(), "count": "lots",
                                                field: csrf, "t": token})
     assert bad.status_code == 422 and 'role="alert"' in bad.text
-    assert "hair_count.count" in bad.text
+    # errors in the form's own words, each linked to its field (not "hair_count.count")
+    assert '<a href="#count">Number of hairs</a>: enter a whole number' in bad.text
+    assert "hair_count.count" not in bad.text
+    no_unit = client.post(f"/r/{rid}/track", data={
+        "date": today.isoformat(), "lab_test": "b12", "lab_value": "300", field: csrf,
+        "t": token})
+    assert no_unit.status_code == 422
+    assert '<a href="#lab_unit">Unit</a>: choose the unit printed on the lab report' in no_unit.text
+    no_test = client.post(f"/r/{rid}/track", data={
+        "date": today.isoformat(), "lab_value": "300", field: csrf, "t": token})
+    assert no_test.status_code == 422  # a value without its test is not silently dropped
+    assert '<a href="#lab_test">Test</a>: choose which test this result is for' in no_test.text
 
 
 def test_tracker_page_needs_token_and_csrf(client: TestClient) -> None:

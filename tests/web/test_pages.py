@@ -199,3 +199,25 @@ def test_save_failure_is_reported_not_crashed(db: Path) -> None:
     _complete(c, RECEDING)
     r = c.post("/result/save", data={"csrf": _token(c)}, follow_redirects=False)
     assert r.status_code == 503 and "not available" in r.text
+
+
+def test_doctor_summary_lists_the_answers_in_plain_words() -> None:
+    from follicle.web.pages import answers_given
+
+    rows = dict(answers_given({
+        "format": "follicle-case/1", "age": 58, "sex": "male",
+        "hair": {"onset": "gradual", "pattern": ["diffuse"], "shedding": True},
+        "history": {"medications": [{"name": "metformin", "months": 108}]},
+        "labs": [{"test": "b12", "value": 190, "unit": "pmol/L",
+                  "reference_range": [150, 600]}]}))
+    assert rows["Age"] == "58 years" and rows["More hairs shedding"] == "yes"
+    assert rows["Medicines"] == "metformin (108 months)"
+    assert rows["Serum total vitamin B12 (cobalamin)"] == "190 pmol/L (laboratory range 150-600)"
+    assert dict(answers_given({"format": "follicle-case/1", "age": 70}))["Hair loss"].startswith(
+        "none reported")
+
+
+def test_bars_carry_their_colours_for_pdf_renderers_without_css(client: TestClient) -> None:
+    _complete(client, VEGAN, {})
+    html = client.get("/result").text
+    assert 'class="bar-fill" fill="#' in html and 'class="bar-track" fill="#' in html

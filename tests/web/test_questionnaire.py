@@ -81,7 +81,7 @@ def test_hidden_answers_are_not_used() -> None:
 
 def test_medication_months_apply_to_the_medicine_taken() -> None:
     case = build_case({"age": 60.0, "medications": ["metformin", "ppi"],
-                       "metformin_months": "over_4y", "ppi_months": SKIP})
+                       "metformin_months": "4_to_8y", "ppi_months": SKIP})
     meds = {m["name"]: m.get("months") for m in case["history"]["medications"]}
     assert meds == {"metformin": 72, "omeprazole": None}
     parse_case(case)
@@ -124,6 +124,10 @@ def test_an_answer_can_make_a_safety_question_compulsory() -> None:
     assert q.by_id["nitrous_oxide"].must_ask_if is not None
     order, _ = _run(VEGAN)
     assert {"supplements", "pregnant"} <= set(order)
+    # a B12-lowering medicine: how long it was taken is asked next (the UX review found a
+    # metformin user never asked, so the duration odds ratio never applied)
+    step = next_step({**base, "medications": ["metformin"]})
+    assert step.question is not None and step.question.id == "metformin_months"
 
 def test_receding_man_gets_androgenetic_alopecia_quickly() -> None:
     order, answers = _run(RECEDING)

@@ -57,7 +57,8 @@ LAB_ORDER = ("b12", "active_b12", "mma", "homocysteine", "folate", "ferritin", "
              "mcv", "tsh", "free_t4", "vitamin_d", "zinc", "testosterone")
 STATUS_WORDS = {
     "deficient": "Your B12 result shows a deficiency",
-    "indeterminate": "Your B12 result is in the grey zone",
+    "indeterminate": ("Your B12 result is in the grey zone: the guideline cannot decide from "
+                      "it, so a follow-up test settles it"),
     "not_deficient": "Your B12 result makes a deficiency unlikely",
     "untested": "No B12 test yet",
 }
@@ -304,9 +305,83 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
         "causes_chart": _bars(causes, "Contributing causes (each on its own)", "causes")
         if causes else None,
         "why": why, "b12_moves": b12_moves, "refs": refs, "ref_index": ref_index,
-        "tests": tests, "ask_for": tests[:3], "reading": reading[:6], "labs": d["labs"],
+        "tests": tests, "ask_for": tests[:3], "reading": reading[:6],
+        "labs": [{**lab, "name": kb.labs[lab["test"]].definition.name} for lab in d["labs"]],
         "case": case,
     }
+
+
+def _words(code: Any) -> str:
+    return str(code).replace("_", " ")
+
+
+def answers_given(case: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The case in plain words, one (question, answer) row each, for the doctor's summary:
+    the probabilities mean little without the history behind them."""
+    from ..kb.loader import load_kb
+
+    kb = load_kb()
+    rows: list[tuple[str, str]] = []
+
+    def yes_no(v: Any) -> str:
+        return "yes" if v else "no"
+
+    if case.get("age") is not None:
+        rows.append(("Age", f"{case['age']:g} years"))
+    if case.get("sex"):
+        rows.append(("Sex", _words(case["sex"])))
+    hair = case.get("hair")
+    if hair is None:
+        rows.append(("Hair loss", "none reported (B12 question only)"))
+    else:
+        for key, label in (("onset", "Onset"), ("duration_months", "Duration (months)"),
+                           ("pattern", "Pattern"), ("shedding", "More hairs shedding"),
+                           ("pull_test", "Pull test"), ("scalp", "Scalp"), ("nails", "Nails"),
+                           ("family_history", "Family history of hair loss"),
+                           ("eyebrow_loss", "Eyebrow loss"), ("broken_hairs", "Broken hairs"),
+                           ("tension_hairstyles", "Tight hairstyles"),
+                           ("pulling_habit", "Pulls hair")):
+            v = hair.get(key)
+            if v is None or v == [] or v == ():
+                continue
+            if isinstance(v, bool):
+                text = yes_no(v)
+            elif isinstance(v, list | tuple):
+                text = ", ".join(_words(x) for x in v)
+            elif isinstance(v, float | int):
+                text = f"{v:g}"
+            else:
+                text = _words(v)
+            rows.append((label, text))
+    h = case.get("history") or {}
+    if h.get("diet"):
+        rows.append(("Diet", _words(h["diet"])))
+    meds = [m["name"] + (f" ({m['months']:g} months)" if m.get("months") is not None else "")
+            for m in h.get("medications") or []]
+    if meds:
+        rows.append(("Medicines", ", ".join(meds)))
+    for key, label in (("supplements", "Supplements"), ("conditions", "Conditions"),
+                       ("family_conditions", "Family conditions")):
+        if h.get(key):
+            rows.append((label, ", ".join(_words(x) for x in h[key])))
+    if h.get("events"):
+        when = h.get("event_months_ago")
+        rows.append(("Events before the hair loss", ", ".join(_words(x) for x in h["events"])
+                     + (f" ({when:g} months before)" if when is not None else "")))
+    for key, label in (("pregnant", "Pregnant"), ("breastfeeding", "Breastfeeding"),
+                       ("heavy_periods", "Heavy periods"),
+                       ("recreational_nitrous_oxide", "Recreational nitrous oxide"),
+                       ("heavy_alcohol", "Heavy alcohol use")):
+        if h.get(key) is not None:
+            rows.append((label, yes_no(h[key])))
+    if case.get("symptoms"):
+        rows.append(("Symptoms", ", ".join(_words(x) for x in case["symptoms"])))
+    for lab in case.get("labs") or []:
+        name = kb.labs[lab["test"]].definition.name
+        rng = lab.get("reference_range")
+        rows.append((name, f"{lab['value']:g} {lab['unit']}"
+                     + (f" (laboratory range {rng[0]:g}-{rng[1]:g})" if rng else "")))
+    return rows
 
 
 def _has_tracker(app: FastAPI) -> bool:
@@ -314,10 +389,14 @@ def _has_tracker(app: FastAPI) -> bool:
 
 
 def _pdf(view: dict[str, Any]) -> bytes:
+    import datetime as dt
+
     from weasyprint import HTML  # type: ignore[import-untyped,unused-ignore]
 
     css = (STATIC / "follicle.css").read_text(encoding="utf-8")
-    html = templates().get_template("summary_pdf.html").render(css=css, **view)
+    html = templates().get_template("summary_pdf.html").render(
+        css=css, answers=answers_given(view["case"]), made=dt.date.today().isoformat(),
+        **view)
     pdf: bytes = HTML(string=html, base_url=str(STATIC)).write_pdf()
     return pdf
 

@@ -26,6 +26,36 @@ LAB_TESTS = ("b12", "active_b12", "mma", "homocysteine", "folate", "ferritin", "
              "tsh", "vitamin_d")
 
 
+# form errors: field path -> (label shown, id of the form field)
+_FIELDS = {"date": ("Date", "date"), "hair_count.count": ("Number of hairs", "count"),
+           "hair_count.method": ("How you counted", "method"),
+           "treatment": ("Treatment", "treatment_name"), "labs[0].test": ("Test", "lab_test"),
+           "labs[0].value": ("Value", "lab_value"), "labs[0].unit": ("Unit", "lab_unit"),
+           "labs": ("Test", "lab_test"), "note": ("Note", "note")}
+_MESSAGES = {"Input should be greater than or equal to 0": "enter 0 or more",
+             "Input should be less than or equal to 5000": "enter 5,000 or fewer",
+             "Input should be a valid integer": "enter a whole number",
+             "String should have at least 1 character": "this is needed",
+             "Input should be a valid number": "enter a number"}
+
+
+def _form_errors(details: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The follow-up errors in the words of the form: its labels, not field paths."""
+    out = []
+    for d in details:
+        path = d.get("field", "")
+        key = next((k for k in _FIELDS if path == k or path.startswith(k + ".")), None)
+        if key is None and path.startswith("labs["):
+            key = "labs"
+        label, anchor = _FIELDS.get(key or "", ("", ""))
+        message = _MESSAGES.get(d["message"], d["message"])
+        if path == "labs[0].unit" and message == "this is needed":
+            message = "choose the unit printed on the lab report"
+        out.append({**d, "label": label or path, "anchor": anchor or "log-h",
+                    "message": message})
+    return out
+
+
 def _followup_from_form(form: dict[str, str]) -> dict[str, Any]:
     """A follow-up document from the form fields (empty fields mean "not given")."""
     fu: dict[str, Any] = {"date": form.get("date", "").strip()}
@@ -53,6 +83,7 @@ def _followup_from_form(form: dict[str, str]) -> dict[str, Any]:
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the tracker page routes."""
+    from ..kb.loader import load_kb
     from ..storage import get_store
     from ..units import units_for
 
@@ -70,6 +101,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         if result is None:
             raise StarletteHTTPException(404)
         verdict = result["verdict"]
+        kb = load_kb()
         return render(request, "tracker.html", {
             "title": "Is it working? Follow-up tracker",
             "rid": rid, "token": token, "timeline": result, "verdict": verdict,
@@ -77,7 +109,9 @@ def install(app: FastAPI, settings: Settings) -> None:
             "today": dt.date.today().isoformat(), "errors": errors or [],
             "form": form or {}, "treatments": [(t, TREATMENT_NAMES[t]) for t in TREATMENTS],
             "treatment_names": TREATMENT_NAMES,
-            "lab_tests": [(t, ", ".join(units_for(t))) for t in LAB_TESTS],
+            "lab_tests": [(t, kb.labs[t].definition.name, ", ".join(units_for(t)))
+                          for t in LAB_TESTS],
+            "all_units": sorted({u for t in LAB_TESTS for u in units_for(t)}),
         }, status)
 
     @app.get("/r/{rid}/track", include_in_schema=False)
@@ -96,11 +130,15 @@ def install(app: FastAPI, settings: Settings) -> None:
                 "title": "This form has expired",
                 "message": "For your safety the form could not be accepted. Please go back, "
                            "reload the page and try again."}, 403)
+        if form.get("lab_value", "").strip() and not form.get("lab_test"):
+            return await page(request, rid, token, [{
+                "label": "Test", "anchor": "lab_test",
+                "message": "choose which test this result is for"}], form, 422)
         try:
             done = await run_in_threadpool(store().add_followup, rid, token,
                                            _followup_from_form(form))
         except FollowupError as exc:
-            details = exc.to_dict()["error"]["details"]
+            details = _form_errors(exc.to_dict()["error"]["details"])
             return await page(request, rid, token, details, form, 422)
         if done is None:
             raise StarletteHTTPException(404)
