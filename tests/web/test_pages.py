@@ -221,3 +221,13 @@ def test_bars_carry_their_colours_for_pdf_renderers_without_css(client: TestClie
     _complete(client, VEGAN, {})
     html = client.get("/result").text
     assert 'class="bar-fill" fill="#' in html and 'class="bar-track" fill="#' in html
+
+
+def test_questions_for_a_child_say_who_to_answer_for(client: TestClient) -> None:
+    tok = _token(client)
+    url = client.post("/quiz/start", data={"csrf": tok}, follow_redirects=False
+                      ).headers["location"]
+    assert url == "/quiz/q/age" and "Answering for a child" not in client.get(url).text
+    nxt = client.post(url, data={"csrf": tok, "action": "next", "value": "7"},
+                      follow_redirects=False).headers["location"]
+    assert "Answering for a child" in client.get(nxt).text

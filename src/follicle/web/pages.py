@@ -482,6 +482,8 @@ def install(app: FastAPI, settings: Settings) -> None:
             "back": f"/quiz/q/{back}" if back else "/", "number": number,
             "at_most": at_most, "total": number + at_most, "skip_value": SKIP,
             "none_chosen": isinstance(value, list) and not value,
+            "for_child": question.id != "age" and isinstance(answers.get("age"), int | float)
+            and answers["age"] < 16,
             "title": f"Question {number}"}, status)
 
     @app.get("/quiz/q/{qid}", include_in_schema=False)
