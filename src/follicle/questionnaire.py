@@ -423,6 +423,9 @@ def answer_from_form(question: Question, values: Sequence[str],
     chosen = [v for v in values if v in known]
     if "none" in values and not chosen:
         return [], None
+    if "none" in values:
+        return None, ("You ticked “" + (question.none or "None") + "” and other boxes: "
+                      "untick one or the other.")
     if not chosen:
         return None, "Tick at least one box, “" + (question.none or "None") + "”, or skip."
     return chosen, None
