@@ -190,7 +190,8 @@ def assess_b12(f: Features, kb: KnowledgeBase,
         fac = kb.b12_factors.get(key)
         if fac is not None:
             kind = "symptom" if key.startswith("symptom:") else "risk_factor"
-            alt = next((i for i in fac.instead if any(k in keys for k in i.when_any)), None)
+            alt = next((i for i in fac.instead if any(k in keys for k in i.when_any)),
+                       None) if fac.instead else None
             if alt is None:
                 add(key, fac.why, fac.odds_ratio, fac.ref, fac.evidence, kind)
             else:  # e.g. a vegan taking B12; nitrous oxide with nerve symptoms
