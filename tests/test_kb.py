@@ -112,3 +112,17 @@ def test_brand_naming_an_unlisted_generic_is_reported(kb_copy):
           "  roaccutane: isotretinion\n")
     problems = [str(p) for p in check_kb(directory=kb_copy)]
     assert any("brand 'roaccutane' names 'isotretinion'" in p for p in problems), problems
+
+
+def test_a_duplicate_key_is_an_error_naming_file_and_line(tmp_path) -> None:
+    # YAML keeps the last of two equal keys silently: once a rule's fields were overwritten
+    # by the next rule's, and every check passed
+    from follicle.errors import KnowledgeError
+    from follicle.kb.source import load_yaml_file
+
+    path = tmp_path / "triage.yaml"
+    path.write_text("rules:\n  - id: a\n    level: soon\n    level: urgent\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError) as err:
+        load_yaml_file(path)
+    assert "duplicate key 'level' (first on line 3)" in str(err.value)
+    assert "triage.yaml:4" in str(err.value)

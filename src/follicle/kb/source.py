@@ -39,6 +39,10 @@ class _LineLoader(_Base):  # type: ignore[misc,valid-type]
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, str):
                 key = str(key)
+            if key in out:  # YAML would keep the last silently: one entry overwriting another
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {out.lines[key]})",
+                    key_node.start_mark)
             out[key] = self.construct_object(value_node, deep=True)
             out.lines[key] = key_node.start_mark.line + 1
         return out
