@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .case import CODES, Case
-from .kb.loader import KnowledgeBase
+from .kb.loader import KnowledgeBase, medicine_class
 
 __all__ = ["Features", "all_positive_keys", "extract"]
 
@@ -99,7 +99,7 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
     med_months: dict[str, float | None] = {}
     unknown: list[str] = []
     for m in h.medications:
-        cls = kb.medications.get(m.name.lower())
+        cls = medicine_class(kb, m.name)
         if cls is None:
             unknown.append(m.name)
             continue

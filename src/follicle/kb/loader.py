@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -196,6 +197,27 @@ def _bands(informs: S.InformsDef, lab: S.LabDef) -> CompiledInforms:
         p_absent=tuple(pa), log_lr=tuple(math.log(a / b) for a, b in zip(pp, pa, strict=True)),
         note=informs.note, closed=closed,
     )
+
+
+_FORM_WORDS = frozenset((
+    "tablet", "tablets", "tab", "tabs", "capsule", "capsules", "caps", "gel", "cream",
+    "ointment", "patch", "patches", "spray", "injection", "injections", "inj", "oral",
+    "solution", "liquid", "sachet", "sachets", "drops", "pen", "sr", "mr", "xr", "xl", "er",
+    "cr", "la", "ec", "modified", "release", "slow", "prolonged", "daily", "weekly", "mg",
+    "mcg", "ug", "µg", "g", "ml", "iu", "unit", "units", "micrograms", "milligrams"))
+_STRENGTH = re.compile(r"^[\d.,/]+(mg|mcg|ug|µg|g|ml|%|iu|units?)?$")
+
+
+def medicine_class(kb: KnowledgeBase, name: str) -> str | None:
+    """The class of a medicine as people type it: the generic or brand name, also with its
+    form or strength after it ("testosterone gel", "Metformin 500 mg tablets")."""
+    key = " ".join(name.lower().split())
+    cls = kb.medications.get(key)
+    if cls is None:
+        words = [w for w in key.replace("(", " ").replace(")", " ").split()
+                 if w not in _FORM_WORDS and not _STRENGTH.match(w)]
+        cls = kb.medications.get(" ".join(words)) if words else None
+    return cls
 
 
 @lru_cache(maxsize=1024)
