@@ -182,6 +182,12 @@ def test_a_rule_with_a_work_up_puts_its_tests_first(tiny_kb):
     done = assess(case(age=40, sex="female", history={"heavy_periods": True},
                        labs=[{"test": "ferritin", "value": 40, "unit": "ug/L"}]), kb=tiny_kb)
     assert "ferritin" not in [t.test for t in done.next_tests]
+    # a B12 grey zone is settled first even so (NICE NG239; the next-test rule)
+    grey = assess(case(age=40, sex="female", history={"heavy_periods": True},
+                       labs=[{"test": "b12", "value": 250, "unit": "ng/L"}]), kb=tiny_kb)
+    assert grey.b12.status == "indeterminate"
+    assert [t.test for t in grey.next_tests[:2]] in (["active_b12", "ferritin"],
+                                                     ["mma", "ferritin"])
 
 
 def test_findings_in_one_group_count_once_for_a_cause(tiny_kb):

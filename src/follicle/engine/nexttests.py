@@ -62,7 +62,8 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
     own (e.g. testosterone for virilisation): a warning sign decides the first test, not
     information value, since a likely cause still needs its confirming test before anyone
     can act on it. Those tests lead, in rule order, if not done yet; a repeat (a result
-    that may be false, e.g. thyroid tests on biotin) leads because it was done.
+    that may be false, e.g. thyroid tests on biotin) leads because it was done. A B12 grey
+    zone is settled first all the same: its follow-up test goes before a rule's work-up.
 
     When the B12 labs sit in a guideline's grey zone the treatment decision is open
     whatever the probability, so B12 is valued at maximal decision uncertainty (p = 0.5):
@@ -127,7 +128,11 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
             out.append(NextTest(test, total, tuple(targets), tuple(notes)))
     out.sort(key=lambda t: -t.value)
     if first:
-        return _lead_with(out, first, done)
+        out = _lead_with(out, first, done)
+        if b12_status == "indeterminate":  # NICE NG239: a grey zone is settled first
+            b12_next = next((i for i, t in enumerate(out)
+                             if any(g == "b12" for g, _ in t.targets)), 0)
+            out.insert(0, out.pop(b12_next))
     return out
 
 
