@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from ..features import Features
 from ..kb.loader import KnowledgeBase
+from .b12 import B12_TESTS
 from .predicates import Context
 from .tables import tables
 
@@ -128,6 +129,8 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
             out.append(NextTest(test, total, tuple(targets), tuple(notes)))
     out.sort(key=lambda t: -t.value)
     if first:
+        if b12_status in ("deficient", "not_deficient"):  # decided: no rule re-opens it
+            first = [f for f in first if f[0] not in B12_TESTS]
         out = _lead_with(out, first, done)
         if b12_status == "indeterminate":  # NICE NG239: a grey zone is settled first
             b12_next = next((i for i, t in enumerate(out)

@@ -14,7 +14,7 @@ _RANK = {level: i for i, level in enumerate(LEVELS)}
 
 
 def triage(ctx: Context, kb: KnowledgeBase) -> tuple[str, list[RuleDef], list[RuleDef]]:
-    """(level, red flags fired, other rules fired)."""
+    """(level, red flags fired (most urgent first), other rules fired)."""
     t = tables(kb)
     fired = t.triage(ctx.keys, ctx.age, ctx.sex, ctx.hair, ctx.labs, ctx.b12_status,
                      ctx.b12_p, ctx.types, ctx.causes)
@@ -25,5 +25,5 @@ def triage(ctx: Context, kb: KnowledgeBase) -> tuple[str, list[RuleDef], list[Ru
     for r in (*flags, *rules):
         level = max(level, _RANK[r.level])
     dropped = {s for r in (*flags, *rules) for s in r.supersedes}
-    return (LEVELS[level], [r for r in flags if r.id not in dropped],
-            [r for r in rules if r.id not in dropped])
+    flags = sorted((r for r in flags if r.id not in dropped), key=lambda r: -_RANK[r.level])
+    return (LEVELS[level], flags, [r for r in rules if r.id not in dropped])
