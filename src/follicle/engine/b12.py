@@ -129,6 +129,12 @@ def _band_log_lr(inf: CompiledInforms, value: float) -> float:
     return inf.log_lr[inf.band_index(value)]
 
 
+def _who(age: float | None, sex: str | None) -> str:
+    if age is not None:
+        return "your age and sex" if sex else "your age"
+    return "adults of your sex (age not given)" if sex else "adults (age and sex not given)"
+
+
 def assess_b12(f: Features, kb: KnowledgeBase,
                reference_upper: dict[str, float] | None = None) -> B12Result:
     """The B12 block of an assessment: status, probability and why."""
@@ -136,7 +142,7 @@ def assess_b12(f: Features, kb: KnowledgeBase,
     keys = f.keys
     p0 = baseline(kb, f.age, f.sex)
     contribs.append(Contribution(
-        "baseline", f"Typical for your age{' and sex' if f.sex else ''}: "
+        "baseline", f"Typical for {_who(f.age, f.sex)}: "
         f"{p0:.1%} of people have a B12 deficiency", p0, kb.population.ref,
         kb.population.evidence, "baseline"))
     x = logit(p0)
