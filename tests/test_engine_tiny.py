@@ -336,3 +336,15 @@ def test_a_low_haemoglobin_explained_by_iron_does_not_count_for_b12(tiny_kb, fer
     a = assess(case(age=30, sex="female", labs=labs), kb=tiny_kb)
     assert any(c.source == "lab:hemoglobin" for c in a.b12.contributions) is counted
     assert ("iron explains it" in a.b12.notes) is not counted
+
+
+def test_on_b12_a_raised_mma_decides_over_a_normal_total_b12(tiny_kb):
+    labs = [{"test": "b12", "value": 500, "unit": "ng/L"},
+            {"test": "mma", "value": 0.9, "unit": "umol/L"}]
+    plain = assess(case(age=50, sex="female", labs=labs), kb=tiny_kb)
+    assert plain.b12.status == "not_deficient"  # total B12 decides (NICE NG239)
+    on_b12 = assess(case(age=50, sex="female", labs=labs,
+                         history={"supplements": ["b12"]}), kb=tiny_kb)
+    assert on_b12.b12.status == "deficient"
+    assert on_b12.b12.decided_by is not None and on_b12.b12.decided_by.test == "mma"
+    assert any("the MMA decides here" in n for n in on_b12.b12.notes)

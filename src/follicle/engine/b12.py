@@ -313,6 +313,14 @@ def _status(f: Features, kb: KnowledgeBase, upper: dict[str, float], notes: list
             return hcy.status, hcy, interps
         return "untested", None, interps
     status, decided = primary.status, primary
+    on_b12 = "supplement:b12" in f.keys or "med:b12_treatment" in f.keys
+    if on_b12 and status == "not_deficient" and mma is not None and mma.status == "deficient":
+        reassuring = {c.note for t in ("b12", "active_b12") for c in kb.labs[t].caution.values()}
+        notes[:] = [n for n in notes if n not in reassuring]
+        notes.append("B12 taken as a supplement or treatment raises total and active B12 "
+                     "whether or not it reaches the cells; a raised MMA says it does not "
+                     "(tablets may not be absorbed): the MMA decides here.")
+        return mma.status, mma, interps
     if n2o and status == "not_deficient":
         notes.append("With recreational nitrous oxide use a normal B12 does not rule out "
                      "deficiency (NICE NG239): homocysteine or MMA decide.")
