@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .case import CODES, Case
-from .kb.loader import KnowledgeBase, medicine_class
+from .kb.loader import KnowledgeBase, medicine_name
 
 __all__ = ["Features", "all_positive_keys", "extract"]
 
@@ -99,10 +99,15 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
     med_months: dict[str, float | None] = {}
     unknown: list[str] = []
     for m in h.medications:
-        cls = medicine_class(kb, m.name)
-        if cls is None:
+        known = medicine_name(kb, m.name)
+        if known is None:
             unknown.append(m.name)
             continue
+        cls = kb.medications[known]
+        generic = kb.brands.get(known, known)
+        for mark, names in kb.marks.items():
+            if generic in names:
+                add(f"{mark}:yes")
         if cls == "none":
             continue
         add(f"med:{cls}")

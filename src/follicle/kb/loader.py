@@ -148,6 +148,7 @@ class KnowledgeBase:
     rules: tuple[S.RuleDef, ...]
     raw: dict[str, Any] = field(repr=False)
     brands: dict[str, str] = field(default_factory=dict)  # brand name -> generic name
+    marks: dict[str, frozenset[str]] = field(default_factory=dict)  # mark -> generic names
     # (keys, finding): the finding applies when none of the keys is present (TypeRequirement)
     requirements: tuple[tuple[frozenset[str], CompiledFinding], ...] = ()
 
@@ -208,16 +209,22 @@ _FORM_WORDS = frozenset((
 _STRENGTH = re.compile(r"^[\d.,/]+(mg|mcg|ug|µg|g|ml|%|iu|units?)?$")
 
 
-def medicine_class(kb: KnowledgeBase, name: str) -> str | None:
-    """The class of a medicine as people type it: the generic or brand name, also with its
-    form or strength after it ("testosterone gel", "Metformin 500 mg tablets")."""
+def medicine_name(kb: KnowledgeBase, name: str) -> str | None:
+    """The name the knowledge base knows a medicine by, as people type it: the generic or
+    brand name, also with its form or strength after it ("testosterone gel", "Metformin
+    500 mg tablets"); None when it is not known."""
     key = " ".join(name.lower().split())
-    cls = kb.medications.get(key)
-    if cls is None:
+    if key not in kb.medications:
         words = [w for w in key.replace("(", " ").replace(")", " ").split()
                  if w not in _FORM_WORDS and not _STRENGTH.match(w)]
-        cls = kb.medications.get(" ".join(words)) if words else None
-    return cls
+        key = " ".join(words)
+    return key if key in kb.medications else None
+
+
+def medicine_class(kb: KnowledgeBase, name: str) -> str | None:
+    """The class of a medicine as people type it (see `medicine_name`)."""
+    key = medicine_name(kb, name)
+    return None if key is None else kb.medications[key]
 
 
 @lru_cache(maxsize=1024)
@@ -414,6 +421,8 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
         population=pop_file,
         medications=medications,
         brands=brands,
+        marks={m: frozenset(n.lower() for n in mark.names)
+               for m, mark in meds_file.marks.items()},
         red_flags=tuple(triage_file.red_flags),
         rules=tuple(triage_file.rules),
         raw=raw,
@@ -423,6 +432,8 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
 def _iter_refs(kb: KnowledgeBase) -> Iterable[tuple[str, str]]:
     """Every (where, ref id) pair cited anywhere in the knowledge base."""
     yield "types.yaml priors", kb.type_priors_ref
+    for mark, spec in (kb.raw.get("medications", {}).get("marks") or {}).items():
+        yield f"medications.yaml marks.{mark}", spec["ref"]
     for t in kb.types:
         if t.triage_soon_at:
             yield f"types.yaml {t.id}.triage_soon_at", t.triage_soon_at.ref
@@ -552,6 +563,9 @@ def check_kb(version: str | None = None, directory: Path | None = None,
     for keys, cf in kb.requirements:
         for key in sorted(keys - set(kb.findings_by_key)):
             bad(f"requirement key {key!r} is not a finding key", f"types.yaml {cf.id}")
+    for mark, names in kb.marks.items():
+        for n in sorted(names - set(kb.medications)):
+            bad(f"{mark} medicine {n!r} is in no class", "medications.yaml marks")
     for brand, generic in kb.brands.items():
         if generic not in kb.medications:
             bad(f"brand {brand!r} names {generic!r}, which no class lists", "medications.yaml")

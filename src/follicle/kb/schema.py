@@ -378,11 +378,18 @@ class B12PopulationFile(Strict):
     labs: PopLabs
 
 
+class MedicineMark(Strict):
+    names: list[str]
+    ref: str
+
+
 class MedicationsFile(Strict):
     format: Literal["follicle-kb/medications/1"]
     ref: str
     classes: dict[str, list[str]]
     brands: dict[str, str] = Field(default_factory=dict)  # brand name -> generic name
+    # marks across classes: {mark: {names, ref}}, e.g. medicines that harm an unborn baby
+    marks: dict[str, MedicineMark] = Field(default_factory=dict)
 
 
 class RuleDef(Strict):
