@@ -215,8 +215,9 @@ def assess_b12(f: Features, kb: KnowledgeBase,
         pts = curves.hemoglobin.male if f.sex == "male" else curves.hemoglobin.female
         lr = math.exp(_interp_points(pts, labs["hemoglobin"]))
         iron = b12.anaemia_explained
-        if lr > 1.0 and labs.get("ferritin", math.inf) < iron.ferritin_below and labs.get(
-                "mcv", math.inf) <= iron.mcv_at_most:
+        explained = labs.get("ferritin", math.inf) < iron.ferritin_below or any(
+            k in keys for k in iron.conditions)
+        if lr > 1.0 and explained and labs.get("mcv", math.inf) <= iron.mcv_at_most:
             notes.append(iron.note)
         else:
             add("lab:hemoglobin", f"Haemoglobin {labs['hemoglobin']:.3g} g/L", lr,

@@ -313,6 +313,7 @@ class AnaemiaExplained(Strict):
 
     ferritin_below: float = Field(gt=0)  # ug/L
     mcv_at_most: float = Field(gt=0)  # fL
+    conditions: list[str] = Field(default_factory=list)  # keys that explain it too (CKD)
     ref: str
     evidence: Evidence = "expert_estimate"
     note: str
