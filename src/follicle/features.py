@@ -36,6 +36,7 @@ class Features:
     sex: str | None
     hair: bool
     labs: dict[str, float] = field(default_factory=dict)  # canonical values, last one wins
+    shown: dict[str, str] = field(default_factory=dict)  # test -> value as entered, for text
     med_months: dict[str, float | None] = field(default_factory=dict)  # class -> months
     unknown_medications: list[str] = field(default_factory=list)
     group: str = "adult_female"
@@ -123,12 +124,20 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
     for s in case.symptoms:
         add(f"symptom:{s}")
     labs: dict[str, float] = {}
+    shown: dict[str, str] = {}
     for lab in case.labs:
-        labs[lab.test] = lab.value * kb.labs[lab.test].factors[_unit(lab.unit)]
+        compiled = kb.labs[lab.test]
+        key = _unit(lab.unit)
+        labs[lab.test] = lab.value * compiled.factors[key]
+        shown[lab.test] = f"{lab.value:g} {lab.unit}"
+        canonical = compiled.definition.canonical
+        if key != _unit(canonical):
+            shown[lab.test] += f" ({labs[lab.test]:.3g} {canonical})"
         add(f"lab:{lab.test}")
     if case.age is not None and case.age < 16:
         add("child")
     return Features(keys=keys, age=case.age, sex=case.sex, hair=hair is not None, labs=labs,
+                    shown=shown,
                     med_months=med_months, unknown_medications=unknown,
                     group=_group(case.age, case.sex))
 

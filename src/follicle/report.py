@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -9,7 +10,7 @@ if TYPE_CHECKING:
 
     from .assessment import Assessment
 
-__all__ = ["percent", "print_report", "probability_words", "times"]
+__all__ = ["percent", "print_report", "probability_words", "status_words", "times"]
 
 STATUS_WORDS = {
     "deficient": "Your B12 result is in the deficient range",
@@ -24,11 +25,22 @@ TRIAGE_WORDS = {
 }
 
 
+def status_words(b12: dict[str, Any], words: dict[str, str]) -> str:
+    """The B12 headline: the status in words, saying so when a follow-up test (MMA,
+    homocysteine) decided over a borderline or normal B12 level."""
+    decided = (b12.get("guideline") or {}).get("test")
+    if b12["status"] == "deficient" and decided in ("mma", "homocysteine"):
+        name = "MMA" if decided == "mma" else "homocysteine"
+        return (f"Your B12 level itself is not in the deficient range, but the {name} test is "
+                "raised: together they show a B12 deficiency")
+    return words[b12["status"]]
+
+
 def probability_words(p: float) -> str:
     """Plain words for a probability (as on the result page)."""
     if p < 0.05:
         return "very unlikely"
-    if p < 0.2:
+    if p < 0.15:
         return "unlikely"
     if p < 0.4:
         return "possible"
@@ -68,10 +80,11 @@ def print_report(a: Assessment, console: Console) -> None:
     style = {"urgent": "bold white on red", "soon": "bold black on yellow",
              "routine": "bold black on green"}[d["triage"]]
     if d["red_flag_details"]:
-        lines = "\n".join(f"• {esc(r['reason'])}\n  → {esc(r['action'])}"
+        lines = "\n".join(f"• {esc(r['reason'])}" + (f"\n  → {esc(r['action'])}"
+                          if r["level"] == d["triage"] else "")  # one timing: the headline's
                           for r in d["red_flag_details"])
         console.print(Panel(lines, title="Red flags", border_style="red"))
-    b12_text = (f"[bold]{STATUS_WORDS[b['status']]}[/bold]\n"
+    b12_text = (f"[bold]{status_words(b, STATUS_WORDS)}[/bold]\n"
                 f"Chance of a true B12 deficiency: {probability_words(b['probability'])} "
                 f"({percent(b['probability'])})")
     if b["guideline"]:
@@ -111,7 +124,10 @@ def print_report(a: Assessment, console: Console) -> None:
             console.print(f"    {arrow} {esc(m['text'])} (×{times(m['likelihood_ratio'])}, "
                           f"{m['change']:+.0%}) \\[{m['ref']}]")
     console.print("  Vitamin B12:")
-    for m in ex["b12"][:8]:
+    base = [m for m in ex["b12"] if m["kind"] == "baseline"]
+    moves = sorted((m for m in ex["b12"] if m["kind"] != "baseline"),
+                   key=lambda m: -abs(math.log(m["odds_ratio"])))
+    for m in base + moves[:7]:  # the strongest, so a deciding lab result is never cut
         if m["kind"] == "baseline":
             console.print(f"    • {esc(m['text'])} \\[{m['ref']}]")
         else:

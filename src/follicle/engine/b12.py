@@ -208,7 +208,7 @@ def assess_b12(f: Features, kb: KnowledgeBase,
     curves = kb.population.labs
     if "mcv" in labs:
         lr = math.exp(_interp_points(curves.mcv.points, labs["mcv"]))
-        add("lab:mcv", f"Red cell size (MCV) {labs['mcv']:g} fL", lr, kb.population.ref,
+        add("lab:mcv", f"Red cell size (MCV) {f.shown['mcv']}", lr, kb.population.ref,
             kb.population.evidence, "blood_count")
     notes: list[str] = []
     if "hemoglobin" in labs:
@@ -220,7 +220,7 @@ def assess_b12(f: Features, kb: KnowledgeBase,
         if lr > 1.0 and explained and labs.get("mcv", math.inf) <= iron.mcv_at_most:
             notes.append(iron.note)
         else:
-            add("lab:hemoglobin", f"Haemoglobin {labs['hemoglobin']:.3g} g/L", lr,
+            add("lab:hemoglobin", f"Haemoglobin {f.shown['hemoglobin']}", lr,
                 kb.population.ref, kb.population.evidence, "blood_count")
     pretest = sigmoid(x)
 
@@ -241,8 +241,7 @@ def assess_b12(f: Features, kb: KnowledgeBase,
             else:  # the laboratory's own range decides normal or raised, as for the status
                 ll = inf.log_lr[0] if labs[test] <= upper else inf.log_lr[-1]
             ll = lab.weakened(ll, keys, notes)
-            unit = lab.definition.canonical
-            add(f"lab:{test}", f"{lab.definition.name} {labs[test]:.3g} {unit}",
+            add(f"lab:{test}", f"{lab.definition.name} {f.shown[test]}",
                 math.exp(ll), inf.ref, inf.evidence, "lab")
     probability = sigmoid(x)
 

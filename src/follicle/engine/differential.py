@@ -104,8 +104,8 @@ def differential(f: Features, kb: KnowledgeBase, b12_probability: float) -> Diff
                 continue
             ll = lab.weakened(inf.log_lr[inf.band_index(value)], f.keys)
             st.log_odds += ll
-            st.moves.append((f"lab:{test}", f"{lab.definition.name} {value:.3g} "
-                             f"{lab.definition.canonical}", ll, inf.ref, inf.evidence))
+            st.moves.append((f"lab:{test}", f"{lab.definition.name} {f.shown[test]}", ll,
+                             inf.ref, inf.evidence))
     for row in rows:
         cid = row.cause.id
         st = causes[cid]
