@@ -211,14 +211,17 @@ _STRENGTH = re.compile(r"^[\d.,/]+(mg|mcg|ug|µg|g|ml|%|iu|units?)?$")
 
 def medicine_name(kb: KnowledgeBase, name: str) -> str | None:
     """The name the knowledge base knows a medicine by, as people type it: the generic or
-    brand name, also with its form or strength after it ("testosterone gel", "Metformin
-    500 mg tablets"); None when it is not known."""
+    brand name, also with its form, strength or how often after it ("testosterone gel",
+    "Epilim 500mg bd", "sodium valproate 500 mg twice daily"); None when it is not known."""
     key = " ".join(name.lower().split())
-    if key not in kb.medications:
-        words = [w for w in key.replace("(", " ").replace(")", " ").split()
-                 if w not in _FORM_WORDS and not _STRENGTH.match(w)]
-        key = " ".join(words)
-    return key if key in kb.medications else None
+    if key in kb.medications:
+        return key
+    words = key.replace("(", " ").replace(")", " ").replace(",", " ").split()
+    for n in range(len(words), 0, -1):  # the longest known start: "epilim 500mg bd"
+        if (start := " ".join(words[:n])) in kb.medications:
+            return start
+    kept = " ".join(w for w in words if w not in _FORM_WORDS and not _STRENGTH.match(w))
+    return kept if kept in kb.medications else None
 
 
 def medicine_class(kb: KnowledgeBase, name: str) -> str | None:
