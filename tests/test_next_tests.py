@@ -25,3 +25,17 @@ def test_a_test_biotin_may_have_falsified_is_repeated_first() -> None:
 def test_a_done_test_is_not_suggested_again_without_a_reason() -> None:
     a = follicle.assess(BASE)
     assert "tsh" not in [t.test for t in a.next_tests]
+
+
+def test_a_normal_b12_on_biotin_is_repeated_and_settled_first() -> None:
+    # biotin can make a B12 result falsely normal: with nerve symptoms the doubted result is
+    # settled first (a repeat off biotin, or MMA), not the iron work-up
+    a = follicle.assess({
+        "format": "follicle-case/1", "age": 29, "sex": "female",
+        "history": {"diet": "vegan", "supplements": ["biotin"]},
+        "symptoms": ["numbness", "pins_and_needles", "sore_tongue"],
+        "labs": [{"test": "b12", "value": 520, "unit": "ng/L"}]})
+    assert a.b12.status == "not_deficient" and a.triage == "urgent"
+    assert a.next_tests[0].test in ("b12", "mma", "active_b12")
+    assert any(t.test == "b12" and t.notes and t.notes[0].startswith("A repeat")
+               for t in a.next_tests)
