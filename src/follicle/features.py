@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from .case import CODES, Case
 from .kb.loader import KnowledgeBase, medicine_name
+from .kb.loader import unit_key as _unit
 
 __all__ = ["Features", "all_positive_keys", "extract"]
 
@@ -142,10 +143,6 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
                     group=_group(case.age, case.sex))
 
 
-def _unit(unit: str) -> str:
-    from .kb.loader import unit_key
-
-    return unit_key(unit)
 
 
 def all_positive_keys(kb: KnowledgeBase) -> list[str]:
