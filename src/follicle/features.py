@@ -106,10 +106,7 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
             unknown.append(m.name)
             continue
         cls = kb.medications[known]
-        generic = kb.brands.get(known, known)
-        for mark, names in kb.marks.items():
-            if generic in names:
-                add(f"{mark}:yes")
+        keys.update(kb.mark_keys.get(known, ()))
         if cls == "none":
             continue
         add(f"med:{cls}")

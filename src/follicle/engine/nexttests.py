@@ -79,8 +79,11 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
     scalp sample and scarring a biopsy, not a ferritin.
     """
     raw_b12_p = b12_p
-    if b12_status == "indeterminate" or (b12_status == "not_deficient" and b12_p >= 0.3):
-        b12_p = 0.5  # a grey zone, or a normal result the rest of the picture doubts (biotin)
+    # a grey zone, or a normal result the rest of the picture doubts (biotin), is open
+    b12_open = b12_status == "indeterminate" or (b12_status == "not_deficient"
+                                                  and b12_p >= 0.3)
+    if b12_open:
+        b12_p = 0.5
     elif b12_status in ("deficient", "not_deficient"):
         b12_p = 0.0
     t = tables(kb)
@@ -132,10 +135,11 @@ def rank_tests(f: Features, kb: KnowledgeBase, b12_p: float,
         if b12_status in ("deficient", "not_deficient"):  # decided: no rule re-opens it,
             first = [f for f in first if f[0] not in B12_TESTS or f[2]]  # but a repeat may
         out = _lead_with(out, first, done)
-        if b12_p == 0.5:  # NICE NG239: a grey zone (or a doubted result) is settled first
+        if b12_open:  # NICE NG239: a grey zone (or a doubted result) is settled first
             b12_next = next((i for i, t in enumerate(out)
-                             if any(g == "b12" for g, _ in t.targets)), 0)
-            out.insert(0, out.pop(b12_next))
+                             if any(g == "b12" for g, _ in t.targets)), None)
+            if b12_next is not None:
+                out.insert(0, out.pop(b12_next))
     return out
 
 

@@ -149,6 +149,7 @@ class KnowledgeBase:
     raw: dict[str, Any] = field(repr=False)
     brands: dict[str, str] = field(default_factory=dict)  # brand name -> generic name
     marks: dict[str, frozenset[str]] = field(default_factory=dict)  # mark -> generic names
+    mark_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> "<mark>:yes"
     # (keys, finding): the finding applies when none of the keys is present (TypeRequirement)
     requirements: tuple[tuple[frozenset[str], CompiledFinding], ...] = ()
 
@@ -224,12 +225,6 @@ def medicine_name(kb: KnowledgeBase, name: str) -> str | None:
     return kept if kept in kb.medications else None
 
 
-def medicine_class(kb: KnowledgeBase, name: str) -> str | None:
-    """The class of a medicine as people type it (see `medicine_name`)."""
-    key = medicine_name(kb, name)
-    return None if key is None else kb.medications[key]
-
-
 @lru_cache(maxsize=1024)
 def unit_key(unit: str) -> str:
     """Normalise how people type units: µ/μ/mc → u, case-insensitive, no spaces."""
@@ -271,6 +266,7 @@ def _signature(directory: Path) -> str:
 
     h.update(__version__.encode())
     h.update(Path(__file__).read_bytes())  # a change to the compiled structures
+    h.update(Path(__file__).with_name("schema.py").read_bytes())  # or to the parsed ones
     return h.hexdigest()[:32]
 
 
@@ -404,6 +400,7 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
         if generic in medications:
             medications.setdefault(brand, medications[generic])
 
+    marks = {m: frozenset(n.lower() for n in mark.names) for m, mark in meds_file.marks.items()}
     return KnowledgeBase(
         version=version,
         directory=directory,
@@ -424,8 +421,10 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
         population=pop_file,
         medications=medications,
         brands=brands,
-        marks={m: frozenset(n.lower() for n in mark.names)
-               for m, mark in meds_file.marks.items()},
+        marks=marks,
+        mark_keys={name: keys for name in medications
+                   if (keys := tuple(f"{m}:yes" for m, names in marks.items()
+                                     if brands.get(name, name) in names))},
         red_flags=tuple(triage_file.red_flags),
         rules=tuple(triage_file.rules),
         raw=raw,
