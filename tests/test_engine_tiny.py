@@ -323,6 +323,32 @@ def test_a_risk_factor_takes_its_instead_odds_ratio_when_the_other_key_is_there(
     assert any(c.text == "vegan (with numbness)" for c in numb.b12.contributions)
 
 
+def test_a_b12_result_moves_a_pretest_away_from_its_centre_by_the_slope(tiny_kb):
+    def logit(p: float) -> float:
+        return math.log(p / (1 - p))
+
+    labs = [{"test": "b12", "value": 150, "unit": "ng/L"}]
+    at_centre = assess(case(age=30, sex="female", labs=labs), kb=tiny_kb)
+    assert logit(at_centre.b12.probability) == pytest.approx(logit(0.1) + math.log(10))
+    vegan = assess(case(age=30, sex="female", labs=labs, history={"diet": "vegan"}),
+                   kb=tiny_kb)
+    pre = logit(vegan.b12.pretest)  # vegan x10: the result then moves the odds less
+    assert pre == pytest.approx(logit(0.1) + math.log(10))
+    expected = pre + math.log(10) + (0.5 - 1) * (pre - logit(0.1))
+    assert logit(vegan.b12.probability) == pytest.approx(expected)
+
+
+def test_b12_treatment_ticked_as_a_supplement_too_counts_once_as_the_treatment(tiny_kb):
+    def odds(history) -> float:
+        p = assess(case(age=30, sex="female", history=history), kb=tiny_kb).b12.probability
+        return p / (1 - p)
+
+    injections = {"medications": [{"name": "hydroxocobalamin", "months": 96}]}
+    assert odds({"supplements": ["b12"]}) == pytest.approx(0.1 / 0.9 * 0.5)
+    assert odds(injections) == pytest.approx(0.1 / 0.9 * 0.05)
+    assert odds({**injections, "supplements": ["b12"]}) == pytest.approx(0.1 / 0.9 * 0.05)
+
+
 @pytest.mark.parametrize(("ferritin", "mcv", "counted"), [
     (12, 82, False),   # low ferritin, small cells: iron-deficiency anaemia
     (12, 104, True),   # large cells: B12 deficiency still fits

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..features import Features
-from ..kb.loader import CompiledInforms, KnowledgeBase
+from ..kb.loader import KnowledgeBase
 from ..kb.schema import LRPoint
 from .tables import tables
 
@@ -125,10 +125,6 @@ def _mma_status(kb: KnowledgeBase, value: float, upper: float | None) -> Interpr
     return _band_status(kb, "mma", value)[0]
 
 
-def _band_log_lr(inf: CompiledInforms, value: float) -> float:
-    return inf.log_lr[inf.band_index(value)]
-
-
 def _who(age: float | None, sex: str | None) -> str:
     if age is not None:
         return "your age and sex" if sex else "your age"
@@ -189,7 +185,9 @@ def assess_b12(f: Features, kb: KnowledgeBase,
                 add(f"med:{cls}", f"{name} reduces the stomach acid needed to absorb B12",
                     max(1.0, getattr(pop, cls).odds_ratio, t.shorter_odds_ratio),
                     t.ref, t.evidence, "risk_factor")
-    if "supplement:b12" in keys:
+    # B12 treatment (injections, high-dose tablets) ticked as a supplement too: counted
+    # once, as the treatment (b12.yaml), whose effect is the stronger
+    if "supplement:b12" in keys and "med:b12_treatment" not in keys:
         add("supplement:b12", "Takes a B12 supplement", pop.b12_supplement.odds_ratio,
             kb.population.ref, kb.population.evidence, "risk_factor")
     for key in sorted(keys):
@@ -225,6 +223,7 @@ def assess_b12(f: Features, kb: KnowledgeBase,
     pretest = sigmoid(x)
 
     low_folate = _low_folate(kb, labs)
+    x_pre = x
     for test in B12_TESTS:
         if test not in labs:
             continue
@@ -237,7 +236,7 @@ def assess_b12(f: Features, kb: KnowledgeBase,
                 continue
             upper = (reference_upper or {}).get(test) if test == "mma" else None
             if upper is None:
-                ll = _band_log_lr(inf, labs[test])
+                ll = inf.log_lr_at(labs[test], x_pre)
             else:  # the laboratory's own range decides normal or raised, as for the status
                 ll = inf.log_lr[0] if labs[test] <= upper else inf.log_lr[-1]
             ll = lab.weakened(ll, keys, notes)

@@ -68,6 +68,15 @@ class CompiledInforms:
     log_lr: tuple[float, ...]
     note: str | None
     closed: frozenset[float] = frozenset()  # uppers that belong to their band (see _bands)
+    slope: float = 1.0  # InformsDef.pretest_slope
+    centre_logit: float = 0.0  # logit of InformsDef.pretest_centre
+
+    def log_lr_at(self, value: float, pretest_logit: float) -> float:
+        """log(LR) of the result's band, for this pre-test log-odds."""
+        ll = self.log_lr[self.band_index(value)]
+        if self.slope != 1.0:
+            ll += (self.slope - 1.0) * (pretest_logit - self.centre_logit)
+        return ll
 
     def band_index(self, value: float) -> int:
         for i, hi in enumerate(self.uppers):
@@ -197,7 +206,9 @@ def _bands(informs: S.InformsDef, lab: S.LabDef) -> CompiledInforms:
         target=informs.target, sex=informs.sex, ref=informs.ref, evidence=informs.evidence,
         uppers=tuple(uppers), lower_bounds=tuple(lowers), p_present=tuple(pp),
         p_absent=tuple(pa), log_lr=tuple(math.log(a / b) for a, b in zip(pp, pa, strict=True)),
-        note=informs.note, closed=closed,
+        note=informs.note, closed=closed, slope=informs.pretest_slope or 1.0,
+        centre_logit=0.0 if informs.pretest_centre is None else math.log(
+            informs.pretest_centre / (1.0 - informs.pretest_centre)),
     )
 
 

@@ -221,6 +221,11 @@ class InformsDef(Strict):
     ref: str
     evidence: Evidence
     note: str | None = None
+    # the bands' likelihood ratios hold at this pre-test probability; away from it the
+    # log-odds after the result follow the log-odds before it with this slope (a slope
+    # below 1: a result moves a high pre-test less than the ratio says, as fitted in data)
+    pretest_centre: float | None = Field(default=None, gt=0, lt=1)
+    pretest_slope: float | None = Field(default=None, gt=0, le=1)
     bands: list[Band]
 
 
