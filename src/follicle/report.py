@@ -148,4 +148,4 @@ def print_report(a: Assessment, console: Console) -> None:
             f" https://doi.org/{r['doi']}" if r["doi"] else (f" {r['url']}" if r["url"] else ""))
         console.print(f"  \\[{r['id']}] {esc(r['citation'])}{link}", highlight=False)
     console.print("[dim]follicle is education, not a diagnosis. See a doctor about your "
-                  "hair loss, and at once if a red flag applies.[/dim]")
+                  "hair loss, and within the time a red flag gives if one applies.[/dim]")
