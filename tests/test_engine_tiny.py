@@ -338,6 +338,17 @@ def test_a_b12_result_moves_a_pretest_away_from_its_centre_by_the_slope(tiny_kb)
     assert logit(vegan.b12.probability) == pytest.approx(expected)
 
 
+def test_a_low_total_b12_doubted_by_a_caution_is_indeterminate(tiny_kb):
+    labs = [{"test": "b12", "value": 150, "unit": "ng/L"}]
+    plain = assess(case(age=30, sex="female", labs=labs), kb=tiny_kb)
+    pregnant = assess(case(age=30, sex="female", labs=labs,
+                           history={"pregnant": True}), kb=tiny_kb)
+    assert plain.b12.status == "deficient"
+    assert pregnant.b12.status == "indeterminate"
+    assert "falls in pregnancy" in pregnant.b12.notes
+    assert pregnant.b12.probability < plain.b12.probability  # the result counts half
+
+
 def test_b12_treatment_ticked_as_a_supplement_too_counts_once_as_the_treatment(tiny_kb):
     def odds(history) -> float:
         p = assess(case(age=30, sex="female", history=history), kb=tiny_kb).b12.probability

@@ -312,6 +312,15 @@ def _status(f: Features, kb: KnowledgeBase, upper: dict[str, float], notes: list
             return hcy.status, hcy, interps
         return "untested", None, interps
     status, decided = primary.status, primary
+    if primary.test == "b12" and status == "deficient":
+        doubts = [c.note for c in kb.labs["b12"].caution.values()
+                  if c.applies_to == "alarming" and c.when in f.keys]
+        if doubts:  # e.g. pregnancy: total B12 falls by itself; active B12 decides (NG239)
+            notes += [n for n in doubts if n not in notes]
+            notes.append("So a low total B12 is not taken as proof of B12 deficiency here.")
+            decided = primary._replace(status="indeterminate")
+            interps = [decided if i is primary else i for i in interps]
+            status = "indeterminate"
     on_b12 = "supplement:b12" in f.keys or "med:b12_treatment" in f.keys
     if on_b12 and status == "not_deficient" and mma is not None and mma.status == "deficient":
         reassuring = {c.note for t in ("b12", "active_b12") for c in kb.labs[t].caution.values()}
