@@ -380,7 +380,8 @@ def test_on_b12_a_raised_mma_decides_over_a_normal_total_b12(tiny_kb):
     labs = [{"test": "b12", "value": 500, "unit": "ng/L"},
             {"test": "mma", "value": 0.9, "unit": "umol/L"}]
     plain = assess(case(age=50, sex="female", labs=labs), kb=tiny_kb)
-    assert plain.b12.status == "not_deficient"  # total B12 decides (NICE NG239)
+    assert plain.b12.status == "indeterminate"  # the tests disagree: not dismissed (BSH)
+    assert any("the results disagree" in n for n in plain.b12.notes)
     on_b12 = assess(case(age=50, sex="female", labs=labs,
                          history={"supplements": ["b12"]}), kb=tiny_kb)
     assert on_b12.b12.status == "deficient"

@@ -329,6 +329,11 @@ def _status(f: Features, kb: KnowledgeBase, upper: dict[str, float], notes: list
                      "whether or not it reaches the cells; a raised MMA says it does not "
                      "(tablets may not be absorbed): the MMA decides here.")
         return mma.status, mma, interps
+    if status == "not_deficient" and mma is not None and mma.status == "deficient":
+        notes.append("The MMA is raised although B12 itself is not low: the results disagree. "
+                     "Active B12 (or a repeat MMA) settles it; a result that conflicts with "
+                     "the picture is not dismissed (BSH 2014).")
+        return "indeterminate", mma._replace(status="indeterminate"), interps
     if n2o and status == "not_deficient":
         notes.append("With recreational nitrous oxide use a normal B12 does not rule out "
                      "deficiency (NICE NG239): homocysteine or MMA decide.")
