@@ -126,6 +126,8 @@ def _mma_status(kb: KnowledgeBase, value: float, upper: float | None) -> Interpr
 
 
 def _who(age: float | None, sex: str | None) -> str:
+    if age is not None and age < 16:  # a parent is reading
+        return "a child of this age and sex" if sex else "a child of this age"
     if age is not None:
         return "your age and sex" if sex else "your age"
     return "adults of your sex (age not given)" if sex else "adults (age and sex not given)"
