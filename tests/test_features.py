@@ -43,3 +43,25 @@ def test_chemotherapy_medicines_are_their_own_class() -> None:
     keys = _keys({"onset": "sudden"}, [{"name": "doxorubicin", "months": 1},
                                        {"name": "prednisolone", "months": 1}])
     assert "med:chemotherapy" in keys and "med:no_hair_loss_drug" not in keys
+
+
+@pytest.mark.parametrize(("months", "duration", "after"), [
+    (60, 240, True),   # started 15 years into the hair loss: it did not set it off
+    (3, 4, False),     # started a month before the loss: could be the trigger
+    (None, 240, False),
+])
+def test_shedding_medicine_started_after_the_loss_began(months: float | None, duration: float,
+                                                        after: bool) -> None:
+    med = {"name": "ramipril"} | ({} if months is None else {"months": months})
+    keys = _keys({"duration_months": duration}, [med])
+    assert ("med:started_after" in keys) is after
+
+
+@pytest.mark.parametrize(("typed", "cls"), [
+    ("Janumet 50/1000 bd", "med:metformin"),      # brand of a combination
+    ("sitagliptin/metformin", "med:metformin"),   # the part that matters for B12
+    ("metformin and sitagliptin", "med:metformin"),
+    ("Eliquis 5 mg bd", "med:anticoagulant"),
+])
+def test_combinations_and_brands_are_recognised(typed: str, cls: str) -> None:
+    assert cls in _keys({"duration_months": 3}, [{"name": typed}])

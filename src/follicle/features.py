@@ -19,6 +19,7 @@ _HAIR_FLAGS = ("shedding", "broken_hairs", "exclamation_mark_hairs", "premature_
 _HISTORY_FLAGS = ("pregnant", "breastfeeding", "recreational_nitrous_oxide", "heavy_periods",
                   "heavy_alcohol")
 LATE_EVENT_MONTHS = 6.0
+AFTER_ONSET_MONTHS = 1.0  # started this long after the hair loss began: not its trigger
 # medicine classes (medications.yaml) that can cause or worsen hair loss
 _SHEDDING_CLASSES = frozenset({"hair_loss_drug", "retinoid", "anticoagulant", "antithyroid",
                                "androgen", "cytotoxic", "hormonal_contraception",
@@ -119,6 +120,9 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         if timed and all(m is not None and m - hair.duration_months > LATE_EVENT_MONTHS
                          for m in timed):
             add("med:started_long_before")
+        elif timed and all(m is not None and hair.duration_months - m > AFTER_ONSET_MONTHS
+                           for m in timed):
+            add("med:started_after")
     for s in case.symptoms:
         add(f"symptom:{s}")
     labs: dict[str, float] = {}

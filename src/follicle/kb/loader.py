@@ -233,7 +233,14 @@ def medicine_name(kb: KnowledgeBase, name: str) -> str | None:
         if (start := " ".join(words[:n])) in kb.medications:
             return start
     kept = " ".join(w for w in words if w not in _FORM_WORDS and not _STRENGTH.match(w))
-    return kept if kept in kb.medications else None
+    if kept in kb.medications:
+        return kept
+    parts = [p for p in re.split(r"\s*(?:/|\+|&|\band\b)\s*", key) if p]
+    if len(parts) > 1:  # a combination ("sitagliptin/metformin"): the part that matters
+        found = [n for n in (medicine_name(kb, p) for p in parts) if n is not None]
+        return next((n for n in found if kb.medications[n] != "none"), None) or (
+            found[0] if found else None)
+    return None
 
 
 @lru_cache(maxsize=1024)
