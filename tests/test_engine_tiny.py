@@ -348,6 +348,9 @@ def test_a_low_total_b12_doubted_by_a_caution_is_indeterminate(tiny_kb):
     assert "falls in pregnancy" in pregnant.b12.notes
     assert pregnant.b12.decided_by is not None
     assert pregnant.b12.decided_by.status == "indeterminate"
+    very_low = assess(case(age=30, sex="female", history={"pregnant": True},
+                           labs=[{"test": "b12", "value": 50, "unit": "ng/L"}]), kb=tiny_kb)
+    assert very_low.b12.status == "deficient"  # far below the cut-off: stands (doubts_from)
 
 
 def test_b12_treatment_ticked_as_a_supplement_too_counts_once_as_the_treatment(tiny_kb):

@@ -233,6 +233,9 @@ class CautionDef(Strict):
     when: str
     applies_to: Literal["reassuring", "alarming", "both"] = "both"
     posterior: bool = True
+    # doubts an alarming status only for results at or above this (canonical unit): a
+    # result far past the cut-off stands whatever the caution
+    doubts_from: float | None = None
     factor: float = Field(gt=0, le=1)
     ref: str
     evidence: Evidence = "expert_estimate"  # the guideline gives the direction, not the size
