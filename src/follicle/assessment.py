@@ -101,7 +101,7 @@ class Assessment:
             if lr == 1 or (lr > 1) != (delta > 0):
                 continue  # moved only through other types: "sudden onset lowered TE" misleads
             out.append({
-                "finding": cf.id, "text": cf.text, "likelihood_ratio": lr,
+                "finding": cf.id, "text": self._named(cf.id, cf.text), "likelihood_ratio": lr,
                 "change": round(delta, 4),
                 "direction": "raised" if delta > 0 else "lowered",
                 "ref": ref, "evidence": cf.evidence, "article": cf.article,
@@ -109,13 +109,18 @@ class Assessment:
         out.sort(key=lambda m: -abs(float(m["change"])))
         return out
 
+    def _named(self, finding: str, text: str) -> str:
+        """A medicine class's text with the medicines the person listed in it."""
+        names = self.features.med_names.get(finding[4:]) if finding[:4] == "med:" else None
+        return f"{text} (you listed: {', '.join(names)})" if names else text
+
     def _cause_moves(self, cause_id: str) -> list[dict[str, Any]]:
         st = self.diff.causes[cause_id]
         out: list[dict[str, Any]] = []
         if cause_id == "b12_deficiency":
             return self._b12_moves
         for source, text, ll, ref, evidence in st.moves:
-            out.append({"finding": source, "text": text,
+            out.append({"finding": source, "text": self._named(source, text),
                         "likelihood_ratio": round(math.exp(ll), 3),
                         "direction": "raised" if ll > 0 else "lowered",
                         "ref": ref, "evidence": evidence})
@@ -127,7 +132,8 @@ class Assessment:
         out = []
         articles = self._tables.article_by_key
         for c in self.b12.contributions:
-            item: dict[str, Any] = {"finding": c.source, "text": c.text, "kind": c.kind,
+            item: dict[str, Any] = {"finding": c.source, "text": self._named(c.source, c.text),
+                                    "kind": c.kind,
                                     "ref": c.ref, "evidence": c.evidence}
             article = articles.get(c.source)
             if article:

@@ -40,6 +40,7 @@ class Features:
     labs: dict[str, float] = field(default_factory=dict)  # canonical values, last one wins
     shown: dict[str, str] = field(default_factory=dict)  # test -> value as entered, for text
     med_months: dict[str, float | None] = field(default_factory=dict)  # class -> months
+    med_names: dict[str, list[str]] = field(default_factory=dict)  # class -> names as typed
     unknown_medications: list[str] = field(default_factory=list)
     group: str = "adult_female"
 
@@ -100,6 +101,7 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         if v is not None:
             add(f"{name}:{'yes' if v else 'no'}")
     med_months: dict[str, float | None] = {}
+    med_names: dict[str, list[str]] = {}
     unknown: list[str] = []
     for m in h.medications:
         known = medicine_name(kb, m.name)
@@ -111,6 +113,7 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         if cls == "none":
             continue
         add(f"med:{cls}")
+        med_names.setdefault(cls, []).append(m.name)
         prev = med_months.get(cls)
         med_months[cls] = m.months if prev is None else max(prev, m.months or 0)
     if h.medications and not unknown and not (set(med_months) & _SHEDDING_CLASSES):
@@ -140,7 +143,7 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         add("child")
     return Features(keys=keys, age=case.age, sex=case.sex, hair=hair is not None, labs=labs,
                     shown=shown,
-                    med_months=med_months, unknown_medications=unknown,
+                    med_months=med_months, med_names=med_names, unknown_medications=unknown,
                     group=_group(case.age, case.sex))
 
 
