@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -10,7 +11,7 @@ if TYPE_CHECKING:
 
     from .assessment import Assessment
 
-__all__ = ["percent", "print_report", "probability_words", "status_words", "times"]
+__all__ = ["in_short", "percent", "print_report", "probability_words", "status_words", "times"]
 
 STATUS_WORDS = {
     "deficient": "Your B12 result is in the deficient range",
@@ -37,7 +38,10 @@ def status_words(b12: dict[str, Any], words: dict[str, str]) -> str:
 
 
 def probability_words(p: float) -> str:
-    """Plain words for a probability (as on the result page)."""
+    """Plain words for a probability (as on the result page), chosen from the percentage
+    shown, so that the same "5%" never reads "unlikely" in one row and "very unlikely" in
+    the next."""
+    p = round(p, 2)
     if p < 0.05:
         return "very unlikely"
     if p < 0.15:
@@ -49,6 +53,48 @@ def probability_words(p: float) -> str:
     if p < 0.85:
         return "likely"
     return "very likely"
+
+
+def in_short(d: dict[str, Any], explains: Collection[str]) -> list[str]:
+    """The answer to the person's question in three plain sentences, from a
+    follicle-assessment/1 document: what the hair loss looks like, whether B12 is behind
+    it, and how soon to act. `explains`: the hair-loss types B12 deficiency can cause
+    (b12.yaml explains_types)."""
+    out: list[str] = []
+    b = d["b12"]
+    p = float(b["probability"])
+    top = d["hair_loss_types"][0] if d["hair_complaint"] and d["hair_loss_types"] else None
+    if top is not None:
+        tp = float(top["probability"])
+        name = top["name"].lower() if not top["name"].isupper() else top["name"]
+        out.append(f"Your hair loss looks most like {name} ({percent(tp)})." if tp >= 0.5 else
+                   f"Your hair loss could be one of several types; the likeliest is {name} "
+                   f"({percent(tp)}).")
+    likely = b["status"] == "deficient" or p >= 0.5
+    if likely:
+        low = (f"You are probably low in vitamin B12 ({percent(p)})" if p >= 0.5 else
+               "Your B12 test shows a deficiency")
+        if top is None:
+            out.append(f"{low}: that needs treating.")
+        elif top["id"] in explains:
+            out.append(f"{low}: that needs treating, and it can add to shedding like this.")
+        else:
+            out.append(f"{low}: that needs treating for its own sake, but it is not a known "
+                       "cause of this type of hair loss, so B12 alone is unlikely to stop it.")
+    elif b["status"] == "indeterminate" or p >= 0.15:
+        out.append(f"A B12 deficiency is {probability_words(p)} ({percent(p)})"
+                   + (": your result is in the grey zone, and a follow-up test settles it."
+                      if b["status"] == "indeterminate" else ": a blood test settles it."))
+    else:
+        out.append(f"A B12 deficiency is {probability_words(p)} ({percent(p)}), so B12 is "
+                   + ("unlikely to be behind this hair loss." if top is not None
+                      else "unlikely to be a problem."))
+    act = TRIAGE_WORDS[d["triage"]]
+    first = d["next_test_details"][0]["name"] if d["next_test_details"] else None
+    out.append(f"What to do: {act[0].lower() + act[1:]}"
+               + (f"; the most useful next test is {first[0].lower() + first[1:]}."
+                  if first else "."))
+    return out
 
 
 def percent(p: float) -> str:
@@ -77,6 +123,8 @@ def print_report(a: Assessment, console: Console) -> None:
 
     d: dict[str, Any] = a.to_dict()
     b = d["b12"]
+    console.print(Panel("\n".join(esc(line) for line in in_short(
+        d, a.kb.b12.explains_types.types)), title="In short"))
     style = {"urgent": "bold white on red", "soon": "bold black on yellow",
              "routine": "bold black on green"}[d["triage"]]
     if d["red_flag_details"]:
@@ -88,7 +136,7 @@ def print_report(a: Assessment, console: Console) -> None:
                 f"Chance of a true B12 deficiency: {probability_words(b['probability'])} "
                 f"({percent(b['probability'])})")
     if b["guideline"]:
-        b12_text += f"\nDecided by: {b['guideline']['label']}"
+        b12_text += f"\nGuideline used: {b['guideline']['label']}"
     for i in b["interpretations"]:
         if not i["primary"]:
             b12_text += f"\nFor comparison, {i['label']}: {i['status'].replace('_', ' ')}"

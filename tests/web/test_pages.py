@@ -89,6 +89,8 @@ def test_full_flow_result_pdf_and_sizes(client: TestClient, db: Path) -> None:
     assert r.status_code == 200
     html = r.text
     assert html.index("red-flags") < html.index("b12-answer")
+    assert html.index('id="short-h"') < html.index("red-flags")  # the answer comes first
+    assert "that needs treating" in html  # B12 120 pg/mL: deficient, said in plain words
     assert "pubmed.ncbi.nlm.nih.gov" in html and "<svg" in html
     assert "style=" not in html
     assert "<script" not in html

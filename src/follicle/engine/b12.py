@@ -166,8 +166,8 @@ def assess_b12(f: Features, kb: KnowledgeBase,
         if m is not None:
             d = b12.durations.metformin
             years = min(m / 12.0, d.max_years)
-            add("med:metformin", f"Metformin for {m:g} months lowers B12 absorption "
-                f"(odds {d.per_year_odds_ratio:g} times higher per year of use)",
+            add("med:metformin", f"Metformin for {m:g} months lowers B12 absorption; "
+                f"the odds rise {d.per_year_odds_ratio:g}-fold per year of use",
                 max(1.0, d.per_year_odds_ratio ** years), d.ref, d.evidence, "risk_factor")
         else:
             add("med:metformin", "Metformin lowers B12 absorption",

@@ -42,7 +42,7 @@ from ..questionnaire import (
     next_step,
     visible_options,
 )
-from ..report import TRIAGE_WORDS, percent, probability_words, status_words, times
+from ..report import TRIAGE_WORDS, in_short, percent, probability_words, status_words, times
 from ..settings import Settings
 
 __all__ = ["check_csrf", "install", "render", "templates"]
@@ -300,6 +300,7 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
     tests = [{**t, "plain": kb.labs[t["test"]].definition.plain} for t in d["next_test_details"]]
     return {
         "a": d, "b12": b, "b12_words": status_words(b, STATUS_WORDS),
+        "in_short": in_short(d, kb.b12.explains_types.types),
         "triage_words": TRIAGE_WORDS[d["triage"]], "flags": flags, "reasons": reasons,
         "types_chart": _bars(types, "Type of hair loss", "types") if types else None,
         "causes_chart": _bars(causes, "Contributing causes (each on its own)", "causes")

@@ -1,0 +1,38 @@
+"""The plain-words summary ("In short") of an assessment document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from follicle.report import in_short, probability_words
+
+
+def _doc(top: str, p_top: float, b12_p: float, status: str = "untested",
+         triage: str = "routine", hair: bool = True) -> dict[str, Any]:
+    return {"hair_complaint": hair,
+            "hair_loss_types": [{"id": top, "name": top.title(), "probability": p_top}],
+            "b12": {"probability": b12_p, "status": status}, "triage": triage,
+            "next_test_details": [{"test": "b12", "name": "Serum B12"}]}
+
+
+def test_a_likely_deficiency_says_whether_it_explains_the_hair_loss() -> None:
+    te = in_short(_doc("telogen_effluvium", 0.9, 0.8), {"telogen_effluvium"})
+    aga = in_short(_doc("androgenetic_alopecia", 0.9, 0.8), {"telogen_effluvium"})
+    assert "can add to shedding" in te[1]
+    assert "not a known cause" in aga[1] and "unlikely to stop it" in aga[1]
+
+
+def test_an_unlikely_deficiency_is_ruled_out_in_words() -> None:
+    lines = in_short(_doc("telogen_effluvium", 0.9, 0.02), {"telogen_effluvium"})
+    assert lines[1].startswith("A B12 deficiency is very unlikely (2%)")
+    assert lines[2] == ("What to do: no rush: self-care or a routine visit; "
+                        "the most useful next test is serum B12.")
+
+
+def test_without_hair_loss_only_b12_is_answered() -> None:
+    lines = in_short(_doc("telogen_effluvium", 0.9, 0.3, "indeterminate", hair=False), set())
+    assert len(lines) == 2 and "grey zone" in lines[0]
+
+
+def test_words_follow_the_rounded_percentage() -> None:
+    assert probability_words(0.0496) == probability_words(0.05) == "unlikely"  # both "5%"
