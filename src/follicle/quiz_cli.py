@@ -160,7 +160,7 @@ def run_quiz(console: Console) -> None:
                 at_most = max(0, step.remaining_at_most - 1)
             if question is None:
                 break
-            more = f"{at_most} more at most" if at_most else "last question"
+            more = f"about {at_most} more" if at_most else "last question"
             console.print(f"[dim]Question {number} · {more}[/dim]")
             value = _ask_question(question, answers, can_go_back=number > 1)
             if value == BACK:
