@@ -404,7 +404,7 @@ def _nice_step(raw: float) -> float:
 
 
 def svg_chart(followups: Sequence[dict[str, Any]], result: dict[str, Any] | None = None,
-              *, width: int = 640, height: int = 320) -> str:
+              *, width: int = 400, height: int = 260, font: int = 14) -> str:
     """An accessible, self-contained SVG of hair counts over time, treatment start marked.
 
     Presentation attributes only (no style attributes), so it passes a strict CSP.
@@ -415,7 +415,8 @@ def svg_chart(followups: Sequence[dict[str, Any]], result: dict[str, Any] | None
               for f in followups if f.get("hair_count") and f["hair_count"]["method"] == method]
     events = [(dt.date.fromisoformat(f["date"]), f["treatment"]) for f in followups
               if f.get("treatment")]
-    title = f"{_method_name(method).capitalize()} hair counts over time"
+    title = (f"{_method_name(method).capitalize()} hair counts over time" if method
+             else "Hair counts over time")
     desc_parts = [f"{d.isoformat()}: {n} hairs" for d, n in points]
     desc_parts += [f"{TREATMENT_LABELS[t['name']]} {t['action']} on {d.isoformat()}"
                    for d, t in events]
@@ -427,7 +428,7 @@ def svg_chart(followups: Sequence[dict[str, Any]], result: dict[str, Any] | None
     if not points:
         return (head + f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" '
                 'font-size="16" fill="#333">No hair counts logged yet</text></svg>')
-    left, right, top, bottom = 56, 16, 16, 44
+    left, right, top, bottom = 44, 10, 10, 44
     dates = [d for d, _ in points] + [d for d, _ in events]
     d0, d1 = min(dates), max(dates)
     span = max((d1 - d0).days, 1)
@@ -447,21 +448,21 @@ def svg_chart(followups: Sequence[dict[str, Any]], result: dict[str, Any] | None
         v = ymax * i / 5
         parts.append(f'<line x1="{left}" y1="{y(v)}" x2="{left + pw}" y2="{y(v)}" '
                      'stroke="#e5e5e5"/>')
-        parts.append(f'<text x="{left - 6}" y="{y(v) + 4}" text-anchor="end" font-size="12" '
+        parts.append(f'<text x="{left - 6}" y="{y(v) + 4}" text-anchor="end" font-size="{font}" '
                      f'fill="#333">{v:g}</text>')
     parts.append(f'<text x="{left + pw / 2}" y="{height - 6}" text-anchor="middle" '
-                 'font-size="12" fill="#333">date</text>')
-    parts.append(f'<text x="{left}" y="{height - 24}" font-size="12" fill="#333">'
+                 f'font-size="{font}" fill="#333">date</text>')
+    parts.append(f'<text x="{left}" y="{height - 24}" font-size="{font}" fill="#333">'
                  f'{d0.isoformat()}</text>')
-    parts.append(f'<text x="{left + pw}" y="{height - 24}" text-anchor="end" font-size="12" '
-                 f'fill="#333">{d1.isoformat()}</text>')
+    parts.append(f'<text x="{left + pw}" y="{height - 24}" text-anchor="end" '
+                 f'font-size="{font}" fill="#333">{d1.isoformat()}</text>')
     for d, t in events:
         colour = "#007a4a" if t["action"] == "started" else "#a40"
         label = f"{TREATMENT_LABELS[t['name']]} {t['action']}"
         parts.append(f'<line x1="{x(d)}" y1="{top}" x2="{x(d)}" y2="{top + ph}" '
                      f'stroke="{colour}" stroke-width="2" stroke-dasharray="6 4">'
                      f'<title>{escape(label)} {d.isoformat()}</title></line>')
-        parts.append(f'<text x="{x(d) + 4}" y="{top + 14}" font-size="12" '
+        parts.append(f'<text x="{x(d) + 4}" y="{top + font + 2}" font-size="{font}" '
                      f'fill="{colour}">{escape(label)}</text>')
     trend = result.get("trend")
     if trend:
