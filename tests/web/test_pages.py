@@ -127,7 +127,11 @@ def test_save_gives_a_private_link(client: TestClient) -> None:
     assert other.post(f"/r/{m.group(1)}/delete", data={"csrf": tok2, "t": "wrong"}
                       ).status_code == 404
     assert other.post(f"/r/{m.group(1)}/delete", data={"t": m.group(2)}).status_code == 403
-    gone = other.post(f"/r/{m.group(1)}/delete", data={"csrf": tok2, "t": m.group(2)})
+    ask = other.post(f"/r/{m.group(1)}/delete", data={"csrf": tok2, "t": m.group(2)})
+    assert ask.status_code == 200 and "Delete this saved result?" in ask.text
+    assert other.get(link).status_code == 200  # asking deletes nothing
+    gone = other.post(f"/r/{m.group(1)}/delete",
+                      data={"csrf": tok2, "t": m.group(2), "confirm": "yes"})
     assert gone.status_code == 200 and "Deleted" in gone.text
     assert other.get(link).status_code == 404
 

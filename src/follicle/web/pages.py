@@ -679,6 +679,11 @@ def install(app: FastAPI, settings: Settings) -> None:
         if not check_csrf(request, form):
             return _forbidden(request)
         token = str(form.get("t", ""))
+        if form.get("confirm") != "yes":  # one tap next to "Download PDF" must not lose it all
+            if _saved(rid, token) is None:
+                raise StarletteHTTPException(404)
+            return render(request, "confirm_delete.html", {
+                "title": "Delete this saved result?", "rid": rid, "token": token})
         if _saved(rid, token) is None or not store().delete_assessment(rid, token):
             raise StarletteHTTPException(404)
         return render(request, "error.html", {

@@ -9,6 +9,7 @@ saved record's token; an unknown id or wrong token is the same 404.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,7 +37,13 @@ _MESSAGES = {"Input should be greater than or equal to 0": "enter 0 or more",
              "Input should be less than or equal to 5000": "enter 5,000 or fewer",
              "Input should be a valid integer": "enter a whole number",
              "String should have at least 1 character": "this is needed",
-             "Input should be a valid number": "enter a number"}
+             "Input should be a valid number": "enter a number",
+             "give at least one of hair_count, treatment, labs or note":
+                 "enter a hair count, a treatment change, a lab result or a note"}
+
+
+_UNIT = re.compile(r"^unit '|' does not fit test .*$")
+_VALUE = re.compile(r"^\w+ value ")
 
 
 def _form_errors(details: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -51,7 +58,12 @@ def _form_errors(details: list[dict[str, Any]]) -> list[dict[str, Any]]:
         message = _MESSAGES.get(d["message"], d["message"])
         if path == "labs[0].unit" and message == "this is needed":
             message = "choose the unit printed on the lab report"
-        out.append({**d, "label": label or path, "anchor": anchor or "log-h",
+        elif path == "labs[0].unit" and d.get("allowed"):
+            message = (f"this test is not reported in {_UNIT.sub('', message) or 'that unit'}:"
+                       f" choose {' or '.join(d['allowed'])}")
+        elif path == "labs[0].value":
+            message = _VALUE.sub("this value ", message)
+        out.append({**d, "label": label or path or "What to log", "anchor": anchor or "log-h",
                     "message": message})
     return out
 
