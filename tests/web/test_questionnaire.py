@@ -113,7 +113,7 @@ def test_an_answer_can_make_a_safety_question_compulsory() -> None:
     """Once diet is vegan, supplements and pregnancy must be asked; once nerve symptoms are
     ticked, nitrous oxide must be: right after the essentials, whatever their gain."""
     base = {"age": 34, "sex": "female", "onset": "sudden", "pattern": "diffuse",
-            "duration": "3_6"}
+            "duration": "3_6", "general_symptoms": ["none"]}
     q = load_questionnaire()
     step = next_step({**base, "diet": "vegan"})
     assert step.question is not None and step.question.id == "supplements"
@@ -128,6 +128,15 @@ def test_an_answer_can_make_a_safety_question_compulsory() -> None:
     # metformin user never asked, so the duration odds ratio never applied)
     step = next_step({**base, "medications": ["metformin"]})
     assert step.question is not None and step.question.id == "metformin_months"
+    # after a birth, breastfeeding is asked (a breastfed baby's B12 depends on the mother's)
+    step = next_step({**base, "events": ["childbirth"], "event_when": "under_3"})
+    assert step.question is not None and step.question.id == "breastfeeding"
+
+
+def test_warning_signs_are_always_screened() -> None:
+    """Fever, night sweats, rash and glands are asked of everyone, among the essentials."""
+    order, _ = _run(RECEDING)
+    assert "general_symptoms" in order
 
 def test_receding_man_gets_androgenetic_alopecia_quickly() -> None:
     order, answers = _run(RECEDING)
