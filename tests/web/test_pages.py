@@ -218,6 +218,14 @@ def test_doctor_summary_lists_the_answers_in_plain_words() -> None:
                   "reference_range": [150, 600]}]}))
     assert rows["Age"] == "58 years" and rows["More hairs shedding"] == "yes"
     assert rows["Medicines"] == "metformin (108 months)"
+    # values that came from the quiz read as the answer chosen, not the number behind it
+    quiz = dict(answers_given({
+        "format": "follicle-case/1", "hair": {"duration_months": 4.5,
+                                              "pattern": ["temples_crown"]},
+        "history": {"medications": [{"name": "metformin", "months": 72}]}}))
+    assert quiz["Duration"] == "3 to 6 months"
+    assert quiz["Pattern"] == "Receding at the temples or thin on the crown"
+    assert quiz["Medicines"] == "metformin (4 to 7 years)"
     assert rows["Serum total vitamin B12 (cobalamin)"] == "190 pmol/L (laboratory range 150-600)"
     assert dict(answers_given({"format": "follicle-case/1", "age": 70}))["Hair loss"].startswith(
         "none reported")

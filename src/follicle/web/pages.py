@@ -316,13 +316,39 @@ def _words(code: Any) -> str:
     return str(code).replace("_", " ")
 
 
+@functools.lru_cache(maxsize=4)
+def _answer_labels(version: str) -> dict[tuple[Any, ...], str]:
+    """The quiz's own words for case values: (field, value) -> the answer's label, from
+    the questionnaire's `set` and `add` mappings, and ("months", medicine, value) -> label."""
+    from ..questionnaire import load_questionnaire
+
+    out: dict[tuple[Any, ...], str] = {}
+    for q in load_questionnaire(version).questions:
+        for o in q.options:
+            for fld, v in o.set.items():
+                for item in v if isinstance(v, list) else [v]:
+                    if isinstance(item, str | int | float) and not isinstance(item, bool):
+                        out.setdefault((fld, item), o.label)
+            for fld, item in o.add.items():
+                if isinstance(item, str | int | float):
+                    out.setdefault((fld, item), o.label)
+            if o.months:
+                out.setdefault(("months", o.months["medicine"], o.months["value"]), o.label)
+    return out
+
+
 def answers_given(case: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The case in plain words, one (question, answer) row each, for the doctor's summary:
-    the probabilities mean little without the history behind them."""
+    the probabilities mean little without the history behind them. Values that came from
+    the quiz read as the answer the person chose ("3 to 6 months", not 4.5)."""
     from ..kb.loader import load_kb
 
     kb = load_kb()
+    labels = _answer_labels(kb.version)
     rows: list[tuple[str, str]] = []
+
+    def said(fld: str, v: Any) -> str:
+        return labels.get((fld, v)) or (f"{v:g}" if isinstance(v, float | int) else _words(v))
 
     def yes_no(v: Any) -> str:
         return "yes" if v else "no"
@@ -335,7 +361,7 @@ def answers_given(case: Mapping[str, Any]) -> list[tuple[str, str]]:
     if hair is None:
         rows.append(("Hair loss", "none reported (B12 question only)"))
     else:
-        for key, label in (("onset", "Onset"), ("duration_months", "Duration (months)"),
+        for key, label in (("onset", "Onset"), ("duration_months", "Duration"),
                            ("pattern", "Pattern"), ("shedding", "More hairs shedding"),
                            ("pull_test", "Pull test"), ("scalp", "Scalp"), ("nails", "Nails"),
                            ("family_history", "Family history of hair loss"),
@@ -348,26 +374,31 @@ def answers_given(case: Mapping[str, Any]) -> list[tuple[str, str]]:
             if isinstance(v, bool):
                 text = yes_no(v)
             elif isinstance(v, list | tuple):
-                text = ", ".join(_words(x) for x in v)
-            elif isinstance(v, float | int):
-                text = f"{v:g}"
+                text = ", ".join(said(f"hair.{key}", x) for x in v)
             else:
-                text = _words(v)
+                text = said(f"hair.{key}", v)
             rows.append((label, text))
     h = case.get("history") or {}
     if h.get("diet"):
-        rows.append(("Diet", _words(h["diet"])))
-    meds = [m["name"] + (f" ({m['months']:g} months)" if m.get("months") is not None else "")
-            for m in h.get("medications") or []]
+        rows.append(("Diet", said("history.diet", h["diet"])))
+    meds: list[str] = []
+    for m in h.get("medications") or []:
+        months = m.get("months")
+        if months is None:
+            meds.append(m["name"])
+        else:
+            took = labels.get(("months", m["name"], months)) or f"{months:g} months"
+            meds.append(f"{m['name']} ({took.lower()})")
     if meds:
         rows.append(("Medicines", ", ".join(meds)))
     for key, label in (("supplements", "Supplements"), ("conditions", "Conditions"),
                        ("family_conditions", "Family conditions")):
         if h.get(key):
-            rows.append((label, ", ".join(_words(x) for x in h[key])))
+            rows.append((label, ", ".join(said(f"history.{key}", x) for x in h[key])))
     if h.get("events"):
         when = h.get("event_months_ago")
-        rows.append(("Events before the hair loss", ", ".join(_words(x) for x in h["events"])
+        rows.append(("Events before the hair loss", ", ".join(said("history.events", x)
+                                                               for x in h["events"])
                      + (f" ({when:g} months before)" if when is not None else "")))
     for key, label in (("pregnant", "Pregnant"), ("breastfeeding", "Breastfeeding"),
                        ("heavy_periods", "Heavy periods"),
@@ -376,7 +407,7 @@ def answers_given(case: Mapping[str, Any]) -> list[tuple[str, str]]:
         if h.get(key) is not None:
             rows.append((label, yes_no(h[key])))
     if case.get("symptoms"):
-        rows.append(("Symptoms", ", ".join(_words(x) for x in case["symptoms"])))
+        rows.append(("Symptoms", ", ".join(said("symptoms", x) for x in case["symptoms"])))
     for lab in case.get("labs") or []:
         name = kb.labs[lab["test"]].definition.name
         rng = lab.get("reference_range")
