@@ -116,7 +116,8 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         med_names.setdefault(cls, []).append(m.name)
         prev = med_months.get(cls)
         med_months[cls] = m.months if prev is None else max(prev, m.months or 0)
-    if h.medications and not unknown and not (set(med_months) & _SHEDDING_CLASSES):
+    if (h.medications and not unknown and not (set(med_months) & _SHEDDING_CLASSES)
+            and "minoxidil:yes" not in keys):  # minoxidil's early shed: its own finding
         add("med:no_hair_loss_drug")
     elif hair is not None and hair.duration_months is not None:
         timed = [m for c, m in med_months.items() if c in _TIMED_CLASSES]
