@@ -176,7 +176,7 @@ def test_a_rule_with_a_work_up_puts_its_tests_first(tiny_kb):
     heavy = assess(case(age=40, sex="female", history={"diet": "vegan",
                                                        "heavy_periods": True}), kb=tiny_kb)
     first = heavy.next_tests[0]
-    assert first.test == "ferritin" and first.notes[0] == "Comes first because: heavy periods"
+    assert first.test == "ferritin" and first.notes[0] == "Needed because: heavy periods"
     assert [t.test for t in heavy.next_tests[1:]] == [t.test for t in plain.next_tests
                                                        if t.test != "ferritin"]
     done = assess(case(age=40, sex="female", history={"heavy_periods": True},

@@ -151,6 +151,6 @@ def _lead_with(ranked: list[NextTest], first: Sequence[tuple[str, str, bool]],
         if (test in done) is not repeat or any(h.test == test for h in head):
             continue
         t = by_test.pop(test, None) or NextTest(test, 0.0, (), ())
-        why = "A repeat, because" if repeat else "Comes first because"
+        why = "A repeat, because" if repeat else "Needed because"
         head.append(t._replace(notes=(f"{why}: {reason}", *t.notes)))
     return head + [t for t in ranked if t.test in by_test]
