@@ -106,3 +106,22 @@ def test_reported_value_and_unit_are_kept():
     assert lab["canonical_value"] == pytest.approx(135.5, rel=1e-3)
     # the LOINC code of the result as reported: a molar unit takes the [Moles/volume] code
     assert lab["canonical_unit"] == "ng/L" and lab["loinc"] == "14685-2"
+
+
+@pytest.mark.parametrize(("case", "path"), [
+    ({"sex": "male", "history": {"pregnant": True}}, "history.pregnant"),
+    ({"sex": "male", "history": {"events": ["covid19", "childbirth"]}}, "history.events[1]"),
+    ({"age": 72, "sex": "female", "history": {"breastfeeding": True}},
+     "history.breastfeeding"),
+    ({"age": 20, "history": {"medications": [{"name": "metformin", "months": 600}]}},
+     "history.medications[0].months"),
+    ({"age": 0, "hair": {"duration_months": 30}}, "hair.duration_months"),
+])
+def test_answers_that_cannot_all_be_true_are_errors_naming_the_field(case, path) -> None:
+    with pytest.raises(CaseError) as exc:
+        parse_case({"format": "follicle-case/1", **case})
+    assert [d.path for d in exc.value.details] == [path]
+
+
+def test_an_infants_age_in_whole_years_allows_months_of_hair_loss() -> None:
+    parse_case({"format": "follicle-case/1", "age": 0, "hair": {"duration_months": 3}})

@@ -36,3 +36,8 @@ def test_without_hair_loss_only_b12_is_answered() -> None:
 
 def test_words_follow_the_rounded_percentage() -> None:
     assert probability_words(0.0496) == probability_words(0.05) == "unlikely"  # both "5%"
+
+
+def test_an_untested_deficiency_with_a_b12_test_advised_is_not_ruled_out() -> None:
+    d = _doc("telogen_effluvium", 0.9, 0.12, triage="urgent")  # e.g. tingling, untested
+    assert "only a blood test can rule it out" in in_short(d, {"telogen_effluvium"})[1]

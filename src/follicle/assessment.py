@@ -240,6 +240,8 @@ class Assessment:
             "explanations": self.explanations,
             "labs": labs,
             "not_used": [f"medication {m!r} is not in the knowledge base, so it was not "
-                         "taken into account" for m in self.features.unknown_medications],
+                         "taken into account" for m in self.features.unknown_medications]
+                        + [f"the earlier result {r} was not used: only the last result listed "
+                           "for a test counts" for r in self.features.unused_labs],
             "references": refs,
         }

@@ -219,10 +219,41 @@ def parse_case(data: Any) -> Case:
         if any(d.path.startswith("labs") for d in details):
             raise LabError(details) from None
         raise CaseError(details) from None
+    problems = _contradictions(case)
+    if problems:
+        raise CaseError(problems)
     from .units import check_labs
 
     check_labs(case)
     return case
+
+
+def _contradictions(case: Case) -> list[ErrorDetail]:
+    """Answers that cannot all be true: a pregnancy, birth or breastfeeding with sex 'male'
+    (sex at birth) or outside the ages of childbearing, and times longer than the person's
+    life. Each would change the answer (pregnancy red flags, shedding after a birth), so
+    they are errors that name the field, never silently used or dropped."""
+    out: list[ErrorDetail] = []
+    h = case.history
+    births = [f"history.{k}" for k, v in (("pregnant", h.pregnant),
+                                          ("breastfeeding", h.breastfeeding)) if v]
+    births += [f"history.events[{i}]" for i, e in enumerate(h.events) if e == "childbirth"]
+    for path in births:
+        if case.sex == "male":
+            out.append(ErrorDetail("not possible with sex 'male' (sex at birth)", path))
+        elif case.age is not None and not 9 <= case.age <= 65:
+            out.append(ErrorDetail(f"not possible at age {case.age:g}", path))
+    if case.age is not None:
+        life = (case.age + 1) * 12  # an age in whole years: up to the next birthday
+        timed = [("hair.duration_months", case.hair.duration_months if case.hair else None),
+                 ("history.event_months_ago", h.event_months_ago)]
+        timed += [(f"history.medications[{i}].months", m.months)
+                  for i, m in enumerate(h.medications)]
+        for path, months in timed:
+            if months is not None and months > life:
+                out.append(ErrorDetail(f"{months:g} months is longer than the person's age "
+                                       f"({case.age:g} years)", path))
+    return out
 
 
 def load_case(path: str | Path, text: str | None = None) -> Case:

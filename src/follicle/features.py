@@ -42,6 +42,7 @@ class Features:
     med_months: dict[str, float | None] = field(default_factory=dict)  # class -> months
     med_names: dict[str, list[str]] = field(default_factory=dict)  # class -> names as typed
     unknown_medications: list[str] = field(default_factory=list)
+    unused_labs: list[str] = field(default_factory=list)  # earlier results of a repeated test
     group: str = "adult_female"
 
 
@@ -131,9 +132,12 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         add(f"symptom:{s}")
     labs: dict[str, float] = {}
     shown: dict[str, str] = {}
+    unused_labs: list[str] = []
     for lab in case.labs:
         compiled = kb.labs[lab.test]
         key = _unit(lab.unit)
+        if lab.test in shown:  # no dates: the last result listed is taken as the latest
+            unused_labs.append(f"{compiled.definition.name} {shown[lab.test]}")
         labs[lab.test] = lab.value * compiled.factors[key]
         shown[lab.test] = f"{lab.value:g} {lab.unit}"
         canonical = compiled.definition.canonical
@@ -145,6 +149,7 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
     return Features(keys=keys, age=case.age, sex=case.sex, hair=hair is not None, labs=labs,
                     shown=shown,
                     med_months=med_months, med_names=med_names, unknown_medications=unknown,
+                    unused_labs=unused_labs,
                     group=_group(case.age, case.sex))
 
 

@@ -32,6 +32,9 @@ def status_words(b12: dict[str, Any], words: dict[str, str]) -> str:
     decided = (b12.get("guideline") or {}).get("test")
     if b12["status"] == "deficient" and decided in ("mma", "homocysteine"):
         name = "MMA" if decided == "mma" else "homocysteine"
+        if not any(i["test"] in ("b12", "active_b12") for i in b12.get("interpretations", ())):
+            return (f"Your {name} test is raised, which points to a B12 deficiency (no B12 "
+                    "level was given)")
         return (f"Your B12 level itself is not in the deficient range, but the {name} test is "
                 "raised: together they show a B12 deficiency")
     return words[b12["status"]]
@@ -85,6 +88,11 @@ def in_short(d: dict[str, Any], explains: Collection[str]) -> list[str]:
         out.append(f"A B12 deficiency is {probability_words(p)} ({percent(p)})"
                    + (": your result is in the grey zone, and a follow-up test settles it."
                       if b["status"] == "indeterminate" else ": a blood test settles it."))
+    elif b["status"] == "untested" and any(
+            t["test"] in ("b12", "active_b12", "mma", "homocysteine")
+            for t in d["next_test_details"][:3]):  # e.g. nerve symptoms: a test is advised
+        out.append(f"A B12 deficiency is {probability_words(p)} ({percent(p)}) from your "
+                   "answers, but only a blood test can rule it out.")
     else:
         out.append(f"A B12 deficiency is {probability_words(p)} ({percent(p)}), so B12 is "
                    + ("unlikely to be behind this hair loss." if top is not None
@@ -195,5 +203,6 @@ def print_report(a: Assessment, console: Console) -> None:
         link = f" https://pubmed.ncbi.nlm.nih.gov/{r['pmid']}/" if r["pmid"] else (
             f" https://doi.org/{r['doi']}" if r["doi"] else (f" {r['url']}" if r["url"] else ""))
         console.print(f"  \\[{r['id']}] {esc(r['citation'])}{link}", highlight=False)
-    console.print("[dim]follicle is education, not a diagnosis. See a doctor about your "
-                  "hair loss, and within the time a red flag gives if one applies.[/dim]")
+    about = "your hair loss" if d["hair_complaint"] else "these symptoms"
+    console.print(f"[dim]follicle is education, not a diagnosis. See a doctor about {about}, "
+                  "and within the time a red flag gives if one applies.[/dim]")
