@@ -125,3 +125,21 @@ def test_answers_that_cannot_all_be_true_are_errors_naming_the_field(case, path)
 
 def test_an_infants_age_in_whole_years_allows_months_of_hair_loss() -> None:
     parse_case({"format": "follicle-case/1", "age": 0, "hair": {"duration_months": 3}})
+
+
+def test_case_files_are_read_strictly(tmp_path) -> None:
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("format: follicle-case/1\nage: 34\nage: 80\n", encoding="utf-8")
+    with pytest.raises(CaseError, match="duplicate key 'age'"):
+        load_case(dup)
+    dup_json = tmp_path / "dup.json"
+    dup_json.write_text('{"format": "follicle-case/1", "age": 34, "age": 80}')
+    with pytest.raises(CaseError, match="duplicate key 'age'"):
+        load_case(dup_json)
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("format: follicle-case/1\nid: Lévothyrox\n".encode("latin-1"))
+    with pytest.raises(CaseError, match="not UTF-8"):
+        load_case(latin1)
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b'\xef\xbb\xbf{"format": "follicle-case/1", "age": 30}')
+    assert load_case(bom).age == 30

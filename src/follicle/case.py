@@ -256,19 +256,33 @@ def _contradictions(case: Case) -> list[ErrorDetail]:
     return out
 
 
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:  # JSON would keep the last silently
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
 def load_case(path: str | Path, text: str | None = None) -> Case:
     """Read a YAML or JSON case file (or the given text) and validate it."""
     import yaml
 
+    from .kb.source import load_yaml_text
+
     p = Path(path)
     if text is None:
         try:
-            text = p.read_text(encoding="utf-8")
+            text = p.read_text(encoding="utf-8-sig")  # a byte-order mark is fine
         except OSError as exc:
             raise CaseError(f"cannot read {p}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise CaseError(f"{p.name}: not UTF-8 text (save the file as UTF-8)") from None
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        data = (json.loads(text, object_pairs_hook=_no_repeats) if p.suffix.lower() == ".json"
+                else load_yaml_text(text))
+    except (json.JSONDecodeError, yaml.YAMLError, ValueError) as exc:
         raise CaseError(f"{p.name}: not valid YAML/JSON: {exc}".splitlines()[0]) from None
     if isinstance(data, dict) and "case" in data and "format" not in data:
         data = data["case"]  # a vignette file: use its case

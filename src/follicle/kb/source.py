@@ -12,7 +12,7 @@ try:  # the C parser is about ten times faster; the constructor stays in Python
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Base = yaml.SafeLoader
 
-__all__ = ["LineDict", "LineList", "load_yaml_file", "locate"]
+__all__ = ["LineDict", "LineList", "load_yaml_file", "load_yaml_text", "locate"]
 
 
 class LineDict(dict[str, Any]):
@@ -71,6 +71,12 @@ def load_yaml_file(path: Path) -> Any:
         where = f"{path.name}:{mark.line + 1}" if mark is not None else path.name
         problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
         raise KnowledgeError(f"not valid YAML: {problem}", path=where) from None
+
+
+def load_yaml_text(text: str) -> Any:
+    """Parse YAML text strictly (a repeated key is an error, as in the knowledge base);
+    yaml.MarkedYAMLError on problems."""
+    return yaml.load(text, Loader=_LineLoader)
 
 
 def locate(root: Any, loc: tuple[str | int, ...]) -> tuple[int, str]:
