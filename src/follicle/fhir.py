@@ -212,8 +212,10 @@ def _lab_observation(lab: dict[str, Any], patient: str, when: str | None) -> dic
         "category": [{"coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/observation-category",
             "code": "laboratory"}]}],
-        "code": {"coding": [{"system": LOINC, "code": loinc.code, "display": loinc.display}],
-                 "text": d.name},
+        # a test with no confirmed LOINC code (active B12) travels by its name only: an
+        # empty code is not valid FHIR
+        "code": ({"coding": [{"system": LOINC, "code": loinc.code, "display": loinc.display}],
+                  "text": d.name} if loinc.code else {"text": d.name}),
         "subject": {"reference": patient},
         "valueQuantity": {"value": lab["value"], "unit": lab["unit"], "system": UCUM,
                           "code": ucum},
@@ -372,7 +374,9 @@ def labs_from_fhir(data: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     from .kb.loader import load_kb, unit_key
 
     kb = load_kb()
-    by_loinc = {lc.code: test for test, lab in kb.labs.items() for lc in lab.definition.loinc}
+    by_loinc = {lc.code: test for test, lab in kb.labs.items() for lc in lab.definition.loinc
+                if lc.code}
+    by_name = {lab.definition.name.lower(): test for test, lab in kb.labs.items()}
     problems: list[ErrorDetail] = []
     resources = _observations(data)
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
@@ -409,6 +413,8 @@ def labs_from_fhir(data: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]
         codes = [c.get("code") for c in (res.get("code") or {}).get("coding") or []
                  if c.get("system") == LOINC]
         test = next((by_loinc[c] for c in codes if c in by_loinc), None)
+        if test is None and not codes:  # no LOINC code at all: the name follicle exports
+            test = by_name.get(str((res.get("code") or {}).get("text") or "").lower())
         if test is None:
             skipped.append({"where": where, "reason": "no LOINC code follicle knows"})
             continue
@@ -431,6 +437,11 @@ def labs_from_fhir(data: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]
             skipped.append({"where": where, "reason": f"unit not accepted for {test}"})
             continue
         line: dict[str, Any] = {"test": test, "value": float(q["value"]), "unit": unit}
+        rr = (res.get("referenceRange") or [{}])[0]
+        low, high = (rr.get("low") or {}).get("value"), (rr.get("high") or {}).get("value")
+        if low is not None and high is not None and (rr.get("high") or {}).get(
+                "code", q.get("code")) == q.get("code"):  # the laboratory's range, same unit
+            line["reference_range"] = [float(low), float(high)]
         from .units import to_canonical
 
         rng = kb.labs[test].definition.plausible

@@ -22,7 +22,8 @@ CASE = {"format": "follicle-case/1", "age": 52, "sex": "male",
         "symptoms": ["numbness"],
         "labs": [{"test": "b12", "value": 180, "unit": "pmol/L", "reference_range": [150, 600]},
                  {"test": "mma", "value": 0.5, "unit": "umol/L"},
-                 {"test": "tsh", "value": 2.1, "unit": "uIU/mL"}]}
+                 {"test": "tsh", "value": 2.1, "unit": "uIU/mL"},
+                 {"test": "active_b12", "value": 30, "unit": "pmol/L"}]}
 
 
 @cache
@@ -60,7 +61,7 @@ def test_export_is_valid_fhir_r4(client: TestClient) -> None:
     bundle = _export(client)
     _valid(bundle)
     kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
-    assert kinds.count("Observation") == 5
+    assert kinds.count("Observation") == 6
     assert {"Patient", "QuestionnaireResponse", "RiskAssessment"} <= set(kinds)
     patient = next(e["resource"] for e in bundle["entry"]
                    if e["resource"]["resourceType"] == "Patient")
@@ -87,13 +88,15 @@ def test_observations_have_loinc_and_ucum(client: TestClient) -> None:
     tsh = obs[2]["valueQuantity"]
     assert tsh["system"] == "http://unitsofmeasure.org" and tsh["code"] in ("u[IU]/mL",
                                                                             "m[IU]/L", "uIU/mL")
-    assert obs[3]["effectiveDateTime"] == "2026-10-01"
+    # no confirmed LOINC code for active B12: it travels by name (an empty code is invalid)
+    assert obs[3]["code"] == {"text": "Active vitamin B12 (holotranscobalamin)"}
+    assert obs[4]["effectiveDateTime"] == "2026-10-01"
 
 
 def test_follow_up_counts_and_treatments_are_exported(client: TestClient) -> None:
     res = [e["resource"] for e in _export(client)["entry"]]
     count = next(r for r in res if r["resourceType"] == "Observation"
-                 and r["code"]["coding"][0]["code"] == "hair_count_comb_60s")
+                 and r["code"].get("coding", [{}])[0].get("code") == "hair_count_comb_60s")
     assert count["effectiveDateTime"] == "2026-10-08"
     assert count["valueQuantity"] == {"value": 85, "unit": "hairs",
                                       "system": "http://unitsofmeasure.org", "code": "{hairs}"}
@@ -162,9 +165,10 @@ def test_round_trip_import_of_exported_labs(client: TestClient) -> None:
     body = r.json()
     # one result per test: the dated follow-up B12 replaces the undated baseline one
     assert [(x["test"], x["value"], x["unit"]) for x in body["labs"]] == [
-        ("b12", 520, "ng/L"), ("mma", 0.5, "umol/L"), ("tsh", 2.1, "uIU/mL")]
+        ("b12", 520, "ng/L"), ("mma", 0.5, "umol/L"), ("tsh", 2.1, "uIU/mL"),
+        ("active_b12", 30, "pmol/L")]  # by name: it has no LOINC code
     assert any("older b12" in x["reason"] for x in body["skipped"])
-    assert body["case"]["sex"] == "male" and len(body["case"]["labs"]) == 3
+    assert body["case"]["sex"] == "male" and len(body["case"]["labs"]) == 4
     assert client.post("/api/v1/assess", json=body["case"]).status_code == 200
 
 
@@ -250,3 +254,17 @@ def test_import_errors_name_the_full_field_path(client: TestClient) -> None:
         "format": "follicle-case/1", "age": -3}})
     assert r.status_code == 422
     assert [d.get("field") for d in r.json()["error"]["details"]] == ["case.age"]
+
+
+def test_import_keeps_the_laboratory_reference_range(client: TestClient) -> None:
+    """For MMA the laboratory's own range is the reading NICE supports: it must survive."""
+    obs = {"resourceType": "Observation", "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "13964-2"}]},
+           "valueQuantity": {"value": 350, "unit": "nmol/L",
+                             "system": "http://unitsofmeasure.org", "code": "nmol/L"},
+           "referenceRange": [{"low": {"value": 0, "unit": "nmol/L", "code": "nmol/L"},
+                               "high": {"value": 280, "unit": "nmol/L", "code": "nmol/L"}}]}
+    r = client.post("/api/v1/fhir/labs", json={"fhir": obs})
+    assert r.status_code == 200, r.text
+    assert r.json()["labs"] == [{"test": "mma", "value": 350, "unit": "nmol/L",
+                                 "reference_range": [0, 280]}]
