@@ -533,12 +533,12 @@ def next_step(answers: Answers, labs: Sequence[Mapping[str, Any]] = (),
             todo = sum(1 for e in q.essentials
                        if e not in answers and is_visible(q.by_id[e], answers, q))
             return Step(question, asked, min(room, max(todo, q.max_questions - asked)))
+    for question in q.questions:  # questions an earlier answer makes necessary: asked
+        if (question.must_ask_if is not None and question.id not in answers  # even past
+                and is_visible(question, answers, q) and _must_ask(question, answers, q)):
+            return Step(question, asked, max(room, 1))  # the limit (metformin's duration)
     if room == 0:
         return Step(None, asked, 0)
-    for question in q.questions:  # safety questions an earlier answer makes necessary
-        if (question.must_ask_if is not None and question.id not in answers
-                and is_visible(question, answers, q) and _must_ask(question, answers, q)):
-            return Step(question, asked, room)
     gains = expected_gains(answers, labs, q)
     useful = {k: v for k, v in gains.items() if v >= q.min_gain}
     if not useful:

@@ -195,3 +195,23 @@ def test_invalid_definitions_are_rejected() -> None:
     with pytest.raises(KnowledgeError):
         parse_questionnaire({"format": "follicle-kb/questionnaire/1", "questions": [
             {"id": "a", "text": "t", "help": "h", "type": "slider", "skip": "s"}]})
+
+
+def test_a_compulsory_question_is_asked_even_past_the_question_limit() -> None:
+    """The browser review: metformin picked as question 15 left its duration unasked, and
+    the duration changes the B12 odds (x1.2 unknown against x2.7 for 8 years)."""
+    q = load_questionnaire()
+    answers: dict[str, object] = {"age": 52, "sex": "male", "onset": "gradual",
+                                  "pattern": "temples_crown", "duration": "over_12",
+                                  "general_symptoms": ["none"], "medications": ["metformin"]}
+    from follicle.questionnaire import is_visible
+
+    for question in q.questions:  # fill the rest of the quiz's room with skipped questions
+        if next_step(answers).asked >= q.max_questions:
+            break
+        if (question.id not in answers and question.id != "metformin_months"
+                and is_visible(question, answers, q)):
+            answers[question.id] = None
+    step = next_step(answers)
+    assert step.asked >= q.max_questions
+    assert step.question is not None and step.question.id == "metformin_months"

@@ -46,9 +46,10 @@ def assess(case: Case | dict[str, Any], *, kb: KnowledgeBase | None = None) -> A
     ctx = Context(f.keys, f.age, f.sex, f.hair, f.labs, b12.status, b12.probability,
                   type_p, cause_p)
     level, flags, rules = triage(ctx, kb)
-    first = [(test, r.reason, False) for r in (*flags, *rules) for test in r.tests]
-    first += [(test, r.reason, True) for r in (*flags, *rules) for test in r.retest
-              if test in f.labs]
+    # a result that may be false (biotin) is repeated before a work-up builds on it
+    first = [(test, r.reason, True) for r in (*flags, *rules) for test in r.retest
+             if test in f.labs]
+    first += [(test, r.reason, False) for r in (*flags, *rules) for test in r.tests]
     tests = rank_tests(f, kb, b12.probability, cause_p, b12.status, first, ctx)
     return Assessment(case=parsed, kb=kb, features=f, b12=b12, diff=diff, triage=level,
                       red_flags=flags, rules=rules, next_tests=tests)

@@ -332,7 +332,7 @@ def _status(f: Features, kb: KnowledgeBase, upper: dict[str, float], notes: list
                      "whether or not it reaches the cells; a raised MMA says it does not "
                      "(tablets may not be absorbed): the MMA decides here.")
         return mma.status, mma, interps
-    if status == "not_deficient" and mma is not None and mma.status == "deficient":
+    if status == "not_deficient" and mma is not None and mma.status == "deficient" and not n2o:
         notes.append("The MMA is raised although B12 itself is not low: the results disagree. "
                      "Active B12 (or a repeat MMA) settles it; a result that conflicts with "
                      "the picture is not dismissed (BSH 2014).")
