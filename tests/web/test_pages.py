@@ -91,6 +91,7 @@ def test_full_flow_result_pdf_and_sizes(client: TestClient, db: Path) -> None:
     assert html.index("red-flags") < html.index("b12-answer")
     assert html.index('id="short-h"') < html.index("red-flags")  # the answer comes first
     assert "that needs treating" in html  # B12 120 pg/mL: deficient, said in plain words
+    assert "120 pg/mL" in html and "deficient (below 180 ng/L)" in html  # value and band
     assert "pubmed.ncbi.nlm.nih.gov" in html and "<svg" in html
     assert "style=" not in html
     assert "<script" not in html

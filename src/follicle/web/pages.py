@@ -298,6 +298,8 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
                 seen.add(a["slug"])
                 reading.append(a)
     tests = [{**t, "plain": kb.labs[t["test"]].definition.plain} for t in d["next_test_details"]]
+    b12_readings = [_reading(kb, lab) for lab in d["labs"]
+                    if lab["test"] in ("b12", "active_b12", "mma", "homocysteine")]
     return {
         "a": d, "b12": b, "b12_words": status_words(b, STATUS_WORDS),
         "in_short": in_short(d, kb.b12.explains_types.types),
@@ -307,9 +309,33 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
         if causes else None,
         "why": why, "b12_moves": b12_moves, "refs": refs, "ref_index": ref_index,
         "tests": tests, "ask_for": tests[:3], "reading": reading[:6],
+        "b12_readings": b12_readings,
         "labs": [{**lab, "name": kb.labs[lab["test"]].definition.name} for lab in d["labs"]],
         "case": case,
     }
+
+
+def _reading(kb: Any, lab: Mapping[str, Any]) -> str:
+    """A B12 result for a clinician: the value as entered, in the canonical unit, and the
+    primary guideline's band it falls in ("190 ng/L: NICE NG239 indeterminate, 180-350")."""
+    d = kb.labs[lab["test"]].definition
+    text = f"{d.name}: {lab['value']:g} {lab['unit']}"
+    canon = float(lab["canonical_value"])
+    if lab["unit"] != d.canonical:
+        text += f" ({canon:.3g} {d.canonical})"
+    g = next((g for g in d.guidelines if g.primary), None)
+    if g is None:
+        return text
+    for band in g.bands:
+        lo, hi = band.bounds()
+        if lo <= canon <= hi and band.status:
+            span = (f"below {band.below:g}" if band.below is not None and band.from_ is None
+                    else f"above {band.above:g}" if band.above is not None and band.to is None
+                    else f"{lo:g}-{hi:g}")
+            text += (f"; {g.label}: {band.status.replace('_', ' ')} ({span} "
+                     f"{d.canonical})")
+            break
+    return text
 
 
 def _words(code: Any) -> str:
