@@ -41,3 +41,15 @@ def test_words_follow_the_rounded_percentage() -> None:
 def test_an_untested_deficiency_with_a_b12_test_advised_is_not_ruled_out() -> None:
     d = _doc("telogen_effluvium", 0.9, 0.12, triage="urgent")  # e.g. tingling, untested
     assert "only a blood test can rule it out" in in_short(d, {"telogen_effluvium"})[1]
+
+
+def test_the_headline_names_the_test_that_decided() -> None:
+    from follicle.report import STATUS_WORDS, status_words
+
+    b12 = {"status": "deficient", "guideline": {"test": "active_b12"},
+           "interpretations": [{"test": "b12", "primary": True, "status": "not_deficient"},
+                               {"test": "active_b12", "primary": True, "status": "deficient"}]}
+    assert status_words(b12, STATUS_WORDS).startswith("Your active B12 result shows")
+    mma_only = {"status": "deficient", "guideline": {"test": "mma"},
+                "interpretations": [{"test": "mma", "primary": True, "status": "deficient"}]}
+    assert "no B12 level was given" in status_words(mma_only, STATUS_WORDS)

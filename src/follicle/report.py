@@ -30,6 +30,12 @@ def status_words(b12: dict[str, Any], words: dict[str, str]) -> str:
     """The B12 headline: the status in words, saying so when a follow-up test (MMA,
     homocysteine) decided over a borderline or normal B12 level."""
     decided = (b12.get("guideline") or {}).get("test")
+    total = next((i for i in b12.get("interpretations", ()) if i["test"] == "b12"
+                  and i.get("primary")), None)
+    if (b12["status"] == "deficient" and decided == "active_b12" and total is not None
+            and total["status"] != "deficient"):
+        return ("Your active B12 result shows a deficiency; total B12 was not low, and NICE "
+                "reads active B12 first")
     if b12["status"] == "deficient" and decided in ("mma", "homocysteine"):
         name = "MMA" if decided == "mma" else "homocysteine"
         if not any(i["test"] in ("b12", "active_b12") for i in b12.get("interpretations", ())):
