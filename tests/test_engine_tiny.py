@@ -194,7 +194,8 @@ def test_findings_in_one_group_count_once_for_a_cause(tiny_kb):
     """Correlated findings (a diagnosis and its variants) move a cause by the strongest
     one alone, not by their product; the others are not listed as moves."""
     def iron(conditions: list[str]) -> tuple[float, list[str]]:
-        a = assess(case(age=30, sex="female", history={"conditions": conditions}), kb=tiny_kb)
+        a = assess(case(age=30, sex="female", hair={}, history={"conditions": conditions}),
+                   kb=tiny_kb)
         p = next(c.probability for c in a.contributing_causes if c.id == "iron_deficiency")
         return p, [m["finding"] for m in a.explanations["causes"]["iron_deficiency"]]
 
@@ -390,3 +391,9 @@ def test_on_b12_a_raised_mma_decides_over_a_normal_total_b12(tiny_kb):
     assert on_b12.b12.status == "deficient"
     assert on_b12.b12.decided_by is not None and on_b12.b12.decided_by.test == "mma"
     assert any("the MMA decides here" in n for n in on_b12.b12.notes)
+
+
+def test_without_a_hair_complaint_only_b12_is_explained(tiny_kb):
+    a = assess(case(age=30, sex="female", history={"diet": "vegan"}), kb=tiny_kb)
+    assert a.explanations["types"] == {} and a.explanations["causes"] == {}
+    assert a.explanations["b12"]

@@ -148,6 +148,8 @@ class Assessment:
 
     @cached_property
     def explanations(self) -> dict[str, Any]:
+        if not self.features.hair:  # the question is B12 alone: no hair-loss reasoning shown
+            return {"b12": self._b12_moves, "types": {}, "causes": {}}
         types = {t.id: self._type_moves(t.id) for t in self.hair_loss_types[:3]}
         causes = {c.id: self._cause_moves(c.id) for c in self.contributing_causes[:5]}
         return {"b12": self._b12_moves, "types": types, "causes": causes}

@@ -209,6 +209,7 @@ def print_report(a: Assessment, console: Console) -> None:
         link = f" https://pubmed.ncbi.nlm.nih.gov/{r['pmid']}/" if r["pmid"] else (
             f" https://doi.org/{r['doi']}" if r["doi"] else (f" {r['url']}" if r["url"] else ""))
         console.print(f"  \\[{r['id']}] {esc(r['citation'])}{link}", highlight=False)
-    about = "your hair loss" if d["hair_complaint"] else "these symptoms"
+    about = ("your hair loss" if d["hair_complaint"] else "these symptoms"
+             if a.case.symptoms else "vitamin B12")
     console.print(f"[dim]follicle is education, not a diagnosis. See a doctor about {about}, "
                   "and within the time a red flag gives if one applies.[/dim]")
