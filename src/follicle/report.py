@@ -6,6 +6,8 @@ import math
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
+from .engine.b12 import B12_TESTS
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -95,7 +97,7 @@ def in_short(d: dict[str, Any], explains: Collection[str]) -> list[str]:
                    + (": your result is in the grey zone, and a follow-up test settles it."
                       if b["status"] == "indeterminate" else ": a blood test settles it."))
     elif b["status"] == "untested" and any(
-            t["test"] in ("b12", "active_b12", "mma", "homocysteine")
+            t["test"] in B12_TESTS
             for t in d["next_test_details"][:3]):  # e.g. nerve symptoms: a test is advised
         out.append(f"A B12 deficiency is {probability_words(p)} ({percent(p)}) from your "
                    "answers, but only a blood test can rule it out.")

@@ -104,11 +104,7 @@ def _band_status(kb: KnowledgeBase, test: str, value: float) -> list[Interpretat
     out = []
     for g in kb.labs[test].definition.guidelines:
         for band in g.bands:
-            lo, hi = band.bounds()
-            # below: strict; "from/to" inclusive of both ends as printed in NICE Table 1
-            if (band.below is not None and band.from_ is None and value < band.below) or \
-                    (band.above is not None and band.to is None and value > band.above) or \
-                    (band.from_ is not None and lo <= value <= hi):
+            if band.holds(value):
                 out.append(Interpretation(test, g.id, g.label, band.status or "", g.ref,
                                           g.primary))
                 break

@@ -205,6 +205,23 @@ class Band(Strict):
         hi = self.to if self.to is not None else self.below
         return (float("-inf") if lo is None else lo, float("inf") if hi is None else hi)
 
+    def holds(self, value: float) -> bool:
+        """Whether a guideline band contains the value: `below` and `above` are strict,
+        `from`-`to` includes both ends, as NICE NG239 Table 1 prints its ranges."""
+        if self.from_ is not None:
+            lo, hi = self.bounds()
+            return lo <= value <= hi
+        if self.below is not None:
+            return value < self.below
+        return self.above is not None and value > self.above
+
+    def span(self) -> str:
+        """The band as printed: "below 180", "180-350", "above 350"."""
+        if self.from_ is not None:
+            lo, hi = self.bounds()
+            return f"{lo:g}-{hi:g}"
+        return f"below {self.below:g}" if self.below is not None else f"above {self.above:g}"
+
 
 class GuidelineDef(Strict):
     id: str

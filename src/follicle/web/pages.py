@@ -31,6 +31,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..engine.b12 import B12_TESTS
 from ..errors import CaseError, FollicleError, NotFoundError
 from ..questionnaire import (
     SKIP,
@@ -298,8 +299,8 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
                 seen.add(a["slug"])
                 reading.append(a)
     tests = [{**t, "plain": kb.labs[t["test"]].definition.plain} for t in d["next_test_details"]]
-    b12_readings = [_reading(kb, lab) for lab in d["labs"]
-                    if lab["test"] in ("b12", "active_b12", "mma", "homocysteine")]
+    b12_readings = [_reading(kb, lab, b) for lab in d["labs"]
+                    if lab["test"] in B12_TESTS]
     return {
         "a": d, "b12": b, "b12_words": status_words(b, STATUS_WORDS),
         "in_short": in_short(d, kb.b12.explains_types.types),
@@ -315,27 +316,22 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
     }
 
 
-def _reading(kb: Any, lab: Mapping[str, Any]) -> str:
-    """A B12 result for a clinician: the value as entered, in the canonical unit, and the
-    primary guideline's band it falls in ("190 ng/L: NICE NG239 indeterminate, 180-350")."""
+def _reading(kb: Any, lab: Mapping[str, Any], b12: Mapping[str, Any]) -> str:
+    """A B12 result for a clinician: the value as entered, in the canonical unit, and how
+    the assessment read it ("190 ng/L: NICE NG239 indeterminate (180-350 ng/L)")."""
     d = kb.labs[lab["test"]].definition
     text = f"{d.name}: {lab['value']:g} {lab['unit']}"
     canon = float(lab["canonical_value"])
     if lab["unit"] != d.canonical:
         text += f" ({canon:.3g} {d.canonical})"
-    g = next((g for g in d.guidelines if g.primary), None)
-    if g is None:
+    read = next((i for i in b12["interpretations"] if i["test"] == lab["test"]
+                 and i["primary"]), None)
+    if read is None:
         return text
-    for band in g.bands:
-        lo, hi = band.bounds()
-        if lo <= canon <= hi and band.status:
-            span = (f"below {band.below:g}" if band.below is not None and band.from_ is None
-                    else f"above {band.above:g}" if band.above is not None and band.to is None
-                    else f"{lo:g}-{hi:g}")
-            text += (f"; {g.label}: {band.status.replace('_', ' ')} ({span} "
-                     f"{d.canonical})")
-            break
-    return text
+    g = next((g for g in d.guidelines if g.id == read["guideline"]), None)
+    band = next((b for b in g.bands if b.holds(canon)), None) if g is not None else None
+    span = f" ({band.span()} {d.canonical})" if band is not None else ""
+    return f"{text}; {read['label']}: {read['status'].replace('_', ' ')}{span}"
 
 
 def _words(code: Any) -> str:
