@@ -246,3 +246,17 @@ def test_questions_for_a_child_say_who_to_answer_for(client: TestClient) -> None
     nxt = client.post(url, data={"csrf": tok, "action": "next", "value": "7"},
                       follow_redirects=False).headers["location"]
     assert "Answering for a child" in client.get(nxt).text
+
+
+def test_the_b12_reading_matches_the_engine_on_a_cut_off() -> None:
+    import follicle
+    from follicle.web.pages import result_view
+
+    case = {"format": "follicle-case/1",
+            "labs": [{"test": "b12", "value": 180, "unit": "ng/L"},
+                     {"test": "mma", "value": 450, "unit": "nmol/L",
+                      "reference_range": [0, 500]}]}
+    readings = result_view(follicle.assess(case).to_dict(), case)["b12_readings"]
+    assert readings[0].endswith("indeterminate (180-350 ng/L)")  # 180 is in NICE's 180-350
+    assert readings[1].endswith("Laboratory reference range (above its upper limit = "
+                                "raised): not deficient")  # the laboratory's range decides
