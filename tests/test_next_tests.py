@@ -39,3 +39,17 @@ def test_a_normal_b12_on_biotin_is_repeated_and_settled_first() -> None:
     assert a.next_tests[0].test in ("b12", "mma", "active_b12")
     assert any(t.test == "b12" and t.notes and t.notes[0].startswith("A repeat")
                for t in a.next_tests)
+
+
+def test_irregular_periods_ask_for_testosterone_only_before_the_menopause_years() -> None:
+    # NICE NG23: from 45, irregular periods are the start of the menopause, not a sign of
+    # androgen excess; younger, they are one of the signs of polycystic ovaries
+    def tests_at(age: int) -> list[str]:
+        a = follicle.assess({
+            "format": "follicle-case/1", "age": age, "sex": "female",
+            "hair": {"onset": "gradual", "pattern": "diffuse", "shedding": True},
+            "symptoms": ["irregular_periods"]})
+        return [t.test for t in a.next_tests]
+
+    assert "testosterone" in tests_at(28)
+    assert "testosterone" not in tests_at(49)
