@@ -65,3 +65,12 @@ def test_shedding_medicine_started_after_the_loss_began(months: float | None, du
 ])
 def test_combinations_and_brands_are_recognised(typed: str, cls: str) -> None:
     assert cls in _keys({"duration_months": 3}, [{"name": typed}])
+
+
+def test_a_medicine_in_two_classes_gives_both_keys() -> None:
+    # topiramate: on NICE's B12 list and an anti-seizure medicine that can cause shedding;
+    # its brand name takes both classes too
+    for name in ("topiramate", "Topamax"):
+        keys = _keys({"duration_months": 2}, [{"name": name, "months": 4}])
+        assert {"med:b12_depleting", "med:hair_loss_drug"} <= keys
+        assert "med:no_hair_loss_drug" not in keys

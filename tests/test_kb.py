@@ -114,6 +114,13 @@ def test_brand_naming_an_unlisted_generic_is_reported(kb_copy):
     assert any("brand 'roaccutane' names 'isotretinion'" in p for p in problems), problems
 
 
+def test_an_unknown_further_class_of_a_medicine_is_reported(kb_copy):
+    _edit(kb_copy / "medications.yaml", "  topiramate: [hair_loss_drug]\n",
+          "  topiramate: [hair_loss_drugs]\n")
+    problems = [str(p) for p in check_kb(directory=kb_copy)]
+    assert any("topiramate': unknown class 'hair_loss_drugs'" in p for p in problems), problems
+
+
 def test_a_duplicate_key_is_an_error_naming_file_and_line(tmp_path) -> None:
     # YAML keeps the last of two equal keys silently: once a rule's fields were overwritten
     # by the next rule's, and every check passed

@@ -109,14 +109,14 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         if known is None:
             unknown.append(m.name)
             continue
-        cls = kb.medications[known]
         keys.update(kb.mark_keys.get(known, ()))
-        if cls == "none":
-            continue
-        add(f"med:{cls}")
-        med_names.setdefault(cls, []).append(m.name)
-        prev = med_months.get(cls)
-        med_months[cls] = m.months if prev is None else max(prev, m.months or 0)
+        for cls in (kb.medications[known], *kb.medication_also.get(known, ())):
+            if cls == "none":
+                continue
+            add(f"med:{cls}")
+            med_names.setdefault(cls, []).append(m.name)
+            prev = med_months.get(cls)
+            med_months[cls] = m.months if prev is None else max(prev, m.months or 0)
     if (h.medications and not unknown and not (set(med_months) & _SHEDDING_CLASSES)
             and "minoxidil:yes" not in keys):  # minoxidil's early shed: its own finding
         add("med:no_hair_loss_drug")

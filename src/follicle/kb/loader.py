@@ -153,6 +153,7 @@ class KnowledgeBase:
     b12_factors: dict[str, S.OddsRatioDef]
     population: S.B12PopulationFile
     medications: dict[str, str]  # generic or brand name -> class
+    medication_also: dict[str, tuple[str, ...]]  # generic or brand name -> further classes
     red_flags: tuple[S.RuleDef, ...]
     rules: tuple[S.RuleDef, ...]
     raw: dict[str, Any] = field(repr=False)
@@ -417,6 +418,8 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
     for brand, generic in brands.items():
         if generic in medications:
             medications.setdefault(brand, medications[generic])
+    also = {name.lower(): tuple(classes) for name, classes in meds_file.also.items()}
+    also.update({b: also[g] for b, g in brands.items() if g in also and b not in also})
 
     marks = {m: frozenset(n.lower() for n in mark.names) for m, mark in meds_file.marks.items()}
     return KnowledgeBase(
@@ -438,6 +441,7 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
         b12_factors={f.key: f for f in b12_file.factors},
         population=pop_file,
         medications=medications,
+        medication_also=also,
         brands=brands,
         marks=marks,
         mark_keys={name: keys for name in medications
@@ -586,6 +590,12 @@ def check_kb(version: str | None = None, directory: Path | None = None,
     for mark, names in kb.marks.items():
         for n in sorted(names - set(kb.medications)):
             bad(f"{mark} medicine {n!r} is in no class", "medications.yaml marks")
+    known_classes = set(kb.medications.values())
+    for name, classes in kb.medication_also.items():
+        if name not in kb.medications:
+            bad(f"medicine {name!r} in 'also' is in no class", "medications.yaml also")
+        for cls in sorted(set(classes) - known_classes - {"none"}):
+            bad(f"medicine {name!r}: unknown class {cls!r}", "medications.yaml also")
     for brand, generic in kb.brands.items():
         if generic not in kb.medications:
             bad(f"brand {brand!r} names {generic!r}, which no class lists", "medications.yaml")

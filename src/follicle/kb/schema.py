@@ -414,6 +414,8 @@ class MedicationsFile(Strict):
     ref: str
     classes: dict[str, list[str]]
     brands: dict[str, str] = Field(default_factory=dict)  # brand name -> generic name
+    # a medicine that belongs to further classes too: {generic name: [class, ...]}
+    also: dict[str, list[str]] = Field(default_factory=dict)
     # marks across classes: {mark: {names, ref}}, e.g. medicines that harm an unborn baby
     marks: dict[str, MedicineMark] = Field(default_factory=dict)
 
