@@ -136,6 +136,9 @@ def _add(c: dict[str, Any], risk: tuple[str, str | None, Any]) -> dict[str, Any]
 def test_adding_a_b12_risk_factor_never_lowers_b12_probability(c, risk):
     added = _add(c, risk)
     assume(_possible(added))  # e.g. "pregnant" added to a man's answers
+    # unless it makes a result in the case less reliable (a lab caution: pregnancy lowers
+    # total B12 by itself, so a low total B12 counts for less; tested below)
+    assume(not _new_lab_cautions(c, added))
     before = follicle.assess(c).b12.probability
     after = follicle.assess(added).b12.probability
     assert after >= before - 1e-12
@@ -151,11 +154,35 @@ def test_a_lower_b12_value_never_lowers_b12_probability(c, value, drop):
     assert follicle.assess(low).b12.probability >= follicle.assess(high).b12.probability - 1e-12
 
 
-def test_pregnancy_never_lowers_b12_probability_even_with_low_labs():
-    base = {"format": "follicle-case/1", "age": 30, "sex": "female",
-            "labs": [{"test": "b12", "value": 120, "unit": "pg/mL"}]}
-    pregnant = {**base, "history": {"pregnant": True}}
-    assert follicle.assess(pregnant).b12.probability >= follicle.assess(base).b12.probability
+def _new_lab_cautions(c: dict[str, Any], added: dict[str, Any]) -> bool:
+    from follicle.case import parse_case
+    from follicle.features import extract
+    from follicle.kb.loader import load_kb
+
+    kb = load_kb()
+    before = extract(parse_case(c), kb).keys
+    after = extract(parse_case(added), kb).keys
+    return any(when in after and when not in before
+               for lab in added.get("labs", []) for when in kb.labs[lab["test"]].caution)
+
+
+def test_pregnancy_makes_a_low_total_b12_count_less_but_not_a_very_low_one():
+    # NICE NG239: total B12 falls in normal pregnancy, so a low result is unreliable (active
+    # B12 first); below 100 ng/L it is deficient whatever the pregnancy
+    def p(value: float, pregnant: bool) -> follicle.Assessment:
+        return follicle.assess({
+            "format": "follicle-case/1", "age": 30, "sex": "female",
+            "history": {"pregnant": pregnant},
+            "labs": [{"test": "b12", "value": value, "unit": "pg/mL"}]})
+
+    low, low_pregnant = p(150, False), p(150, True)
+    assert low_pregnant.b12.status == "indeterminate" and low.b12.status == "deficient"
+    assert low_pregnant.b12.probability < low.b12.probability
+    very_low, very_low_pregnant = p(80, False), p(80, True)
+    assert very_low_pregnant.b12.status == "deficient"
+    assert very_low_pregnant.b12.probability >= very_low.b12.probability
+    pregnant = {"format": "follicle-case/1", "age": 30, "sex": "female",
+                "history": {"pregnant": True}}
     # with a symptom (so testing is indicated), active B12 comes before total B12
     first = follicle.assess({**pregnant, "labs": [], "symptoms": ["pins_and_needles"]}).next_tests
     assert [t.test for t in first].index("active_b12") < [t.test for t in first].index("b12")

@@ -237,7 +237,7 @@ def assess_b12(f: Features, kb: KnowledgeBase,
                 ll = inf.log_lr_at(labs[test], x_pre)
             else:  # the laboratory's own range decides normal or raised, as for the status
                 ll = inf.log_lr[0] if labs[test] <= upper else inf.log_lr[-1]
-            ll = lab.weakened(ll, keys, notes)
+            ll = lab.weakened(ll, keys, notes, labs[test])
             add(f"lab:{test}", f"{lab.definition.name} {f.shown[test]}",
                 math.exp(ll), inf.ref, inf.evidence, "lab")
     probability = sigmoid(x)

@@ -104,12 +104,14 @@ class CompiledLab:
     loinc: dict[str, S.Loinc]  # unit key -> the LOINC code of that kind (mass or molar)
 
     def weakened(self, log_lr: float, keys: set[str] | frozenset[str],
-                 notes: list[str] | None = None) -> float:
+                 notes: list[str] | None = None, value: float | None = None) -> float:
         """A result's log likelihood ratio, weakened by each caution the case triggers (e.g.
-        biotin on a thyroid test); the cautions' notes go to `notes` when given."""
+        biotin on a thyroid test); the cautions' notes go to `notes` when given. A caution
+        with `doubts_from` leaves a result below that value (in the canonical unit) alone."""
         for c in self.caution.values():
             if c.when in keys and c.posterior and (
-                    c.applies_to == "both" or (c.applies_to == "reassuring") == (log_lr < 0)):
+                    c.applies_to == "both" or (c.applies_to == "reassuring") == (log_lr < 0)
+            ) and (c.doubts_from is None or value is None or value >= c.doubts_from):
                 log_lr *= c.factor
                 if notes is not None:
                     notes.append(c.note)
