@@ -326,7 +326,8 @@ def _status(f: Features, kb: KnowledgeBase, upper: dict[str, float], notes: list
         notes[:] = [n for n in notes if n not in reassuring]
         notes.append("B12 taken as a supplement or treatment raises total and active B12 "
                      "whether or not it reaches the cells; a raised MMA says it does not "
-                     "(tablets may not be absorbed): the MMA decides here.")
+                     + ("(nitrous oxide inactivates B12 in the body)" if n2o else
+                        "(tablets may not be absorbed)") + ": the MMA decides here.")
         return mma.status, mma, interps
     if status == "not_deficient" and mma is not None and mma.status == "deficient" and not n2o:
         notes.append("The MMA is raised although B12 itself is not low: the results disagree. "
