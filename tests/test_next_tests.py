@@ -53,3 +53,15 @@ def test_irregular_periods_ask_for_testosterone_only_before_the_menopause_years(
 
     assert "testosterone" in tests_at(28)
     assert "testosterone" not in tests_at(49)
+
+
+def test_no_sign_of_extra_hair_loss_is_called_normal_and_asks_for_no_test() -> None:
+    # 50-100 hairs a day is normal; a pull test of 2 hairs or fewer is normal (McDonald 2017)
+    worried = {"format": "follicle-case/1", "age": 24, "sex": "female",
+               "hair": {"onset": "gradual", "duration_months": 2, "shedding": False,
+                        "pull_test": "negative"}}
+    a = follicle.assess(worried)
+    assert a.triage == "routine" and [r.id for r in a.rules] == ["normal_shedding"]
+    assert a.next_tests == []
+    shedding = {**worried, "hair": {**worried["hair"], "shedding": True}}
+    assert "normal_shedding" not in [r.id for r in follicle.assess(shedding).rules]

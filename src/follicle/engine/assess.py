@@ -51,6 +51,9 @@ def assess(case: Case | dict[str, Any], *, kb: KnowledgeBase | None = None) -> A
              if test in f.labs]
     first += [(test, r.reason, False) for r in (*flags, *rules) for test in r.tests]
     tests = rank_tests(f, kb, b12.probability, cause_p, b12.status, first, ctx)
+    if any(r.no_tests for r in (*flags, *rules)):  # e.g. no sign of more loss than normal
+        asked = {test for test, _, _ in first}
+        tests = [t for t in tests if t.test in asked]
     return Assessment(case=parsed, kb=kb, features=f, b12=b12, diff=diff, triage=level,
                       red_flags=flags, rules=rules, next_tests=tests)
 

@@ -432,6 +432,8 @@ class RuleDef(Strict):
     supersedes: list[str] = Field(default_factory=list)
     tests: list[str] = Field(default_factory=list)  # work-up that comes first when it fires
     retest: list[str] = Field(default_factory=list)  # done tests to repeat first (unreliable)
+    # nothing here calls for a test: only the tests another fired rule asks for are suggested
+    no_tests: bool = False
 
 
 class TriageFile(Strict):
