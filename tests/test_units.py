@@ -72,3 +72,10 @@ def test_mass_to_molar_agrees_with_pint(test, mass_unit, molar_unit):
     ours = convert(test, 1.0, mass_unit, molar_unit)
     # labs round the B12 factor to 0.738 (NICE): allow 0.2%
     assert ours == pytest.approx(molar, rel=2e-3)
+
+
+def test_a_converted_value_is_shown_without_an_exponent() -> None:
+    from follicle.units import significant
+
+    assert [significant(x) for x in (1100.0, 1558.2, 812.34, 45.67, 0.4567)] == [
+        "1100", "1558", "812", "45.7", "0.457"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from .case import CODES, Case
 from .kb.loader import KnowledgeBase, medicine_name
 from .kb.loader import unit_key as _unit
+from .units import significant
 
 __all__ = ["Features", "all_positive_keys", "extract"]
 
@@ -142,7 +143,7 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         shown[lab.test] = f"{lab.value:g} {lab.unit}"
         canonical = compiled.definition.canonical
         if key != _unit(canonical):
-            shown[lab.test] += f" ({labs[lab.test]:.3g} {canonical})"
+            shown[lab.test] += f" ({significant(labs[lab.test])} {canonical})"
         add(f"lab:{lab.test}")
     if case.age is not None and case.age < 16:
         add("child")

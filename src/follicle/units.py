@@ -17,7 +17,8 @@ from .kb.loader import load_kb, unit_key
 if TYPE_CHECKING:
     from .case import Case
 
-__all__ = ["canonical_unit", "check_labs", "convert", "to_canonical", "units_for"]
+__all__ = ["canonical_unit", "check_labs", "convert", "significant", "to_canonical",
+           "units_for"]
 
 
 def units_for(test: str) -> tuple[str, ...]:
@@ -74,6 +75,11 @@ def check_labs(case: Case) -> None:
                 f"reports ({_plain(lo)} to {_plain(hi)} {lab.unit})", f"{where}.value"))
     if problems:
         raise LabError(problems)
+
+
+def significant(x: float) -> str:
+    """A converted value to 3 significant figures, never in exponent form: 1100, 812, 0.45."""
+    return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
 def _plain(x: float) -> str:

@@ -45,6 +45,7 @@ from ..questionnaire import (
 )
 from ..report import TRIAGE_WORDS, in_short, percent, probability_words, status_words, times
 from ..settings import Settings
+from ..units import significant
 
 __all__ = ["check_csrf", "install", "render", "templates"]
 
@@ -323,7 +324,7 @@ def _reading(kb: Any, lab: Mapping[str, Any], b12: Mapping[str, Any]) -> str:
     text = f"{d.name}: {lab['value']:g} {lab['unit']}"
     canon = float(lab["canonical_value"])
     if lab["unit"] != d.canonical:
-        text += f" ({canon:.3g} {d.canonical})"
+        text += f" ({significant(canon)} {d.canonical})"
     read = next((i for i in b12["interpretations"] if i["test"] == lab["test"]
                  and i["primary"]), None)
     if read is None:
