@@ -80,6 +80,7 @@ __all__ = [
     "render_html",
     "render_markdown",
     "resolve_placeholders",
+    "summary_of",
 ]
 
 KB_VERSION = "2026.1"
@@ -342,6 +343,12 @@ def get_article(slug: str) -> Article:
     close = difflib.get_close_matches(key, list(articles), n=5, cutoff=0.5)
     raise NotFoundError(f"no learn article {slug!r}", path="topic",
                         allowed=tuple(close or sorted(articles)))
+
+
+@functools.cache
+def summary_of(slug: str) -> str:
+    """One article's summary, reading only its own file (for reports, which need no other)."""
+    return load_article(ARTICLES_DIR / f"{slug}.md").summary
 
 
 def article_for(applies_to_id: str) -> list[Article]:

@@ -28,6 +28,8 @@ TRIAGE_WORDS = {
 }
 
 
+B12_EVIDENCE = "b12-and-hair-evidence"  # the learn article on B12 and hair loss
+
 def status_words(b12: dict[str, Any], words: dict[str, str]) -> str:
     """The B12 headline: the status in words, saying so when a follow-up test (MMA,
     homocysteine) decided over a borderline or normal B12 level."""
@@ -162,6 +164,11 @@ def print_report(a: Assessment, console: Console) -> None:
         b12_text += f"\nWhat to ask your doctor for: {esc(' or '.join(ask))}"
     for note in b["notes"]:
         b12_text += f"\n[yellow]Note:[/yellow] {esc(note)}"
+    if d["hair_complaint"]:
+        from .learn import summary_of
+
+        b12_text += (f"\nDoes low B12 cause hair loss? {esc(summary_of(B12_EVIDENCE))} "
+                     f"(follicle learn {B12_EVIDENCE})")
     console.print(Panel(b12_text, title="Is it vitamin B12?", border_style="cyan"))
     console.print(f"[{style}] {d['triage'].upper()} [/] {TRIAGE_WORDS[d['triage']]}")
     for r in d["triage_reasons"]:

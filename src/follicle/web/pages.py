@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..engine.b12 import B12_TESTS
 from ..errors import CaseError, FollicleError, NotFoundError
+from ..learn import summary_of
 from ..questionnaire import (
     SKIP,
     Question,
@@ -43,7 +44,15 @@ from ..questionnaire import (
     next_step,
     visible_options,
 )
-from ..report import TRIAGE_WORDS, in_short, percent, probability_words, status_words, times
+from ..report import (
+    B12_EVIDENCE,
+    TRIAGE_WORDS,
+    in_short,
+    percent,
+    probability_words,
+    status_words,
+    times,
+)
 from ..settings import Settings
 from ..units import significant
 
@@ -312,6 +321,8 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
         "why": why, "b12_moves": b12_moves, "refs": refs, "ref_index": ref_index,
         "tests": tests, "ask_for": tests[:3], "reading": reading[:6],
         "b12_readings": b12_readings,
+        "b12_evidence": ({"slug": B12_EVIDENCE, "summary": summary_of(B12_EVIDENCE)}
+                         if d["hair_complaint"] else None),
         "labs": [{**lab, "name": kb.labs[lab["test"]].definition.name} for lab in d["labs"]],
         "case": case,
     }
