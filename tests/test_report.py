@@ -53,3 +53,15 @@ def test_the_headline_names_the_test_that_decided() -> None:
     mma_only = {"status": "deficient", "guideline": {"test": "mma"},
                 "interpretations": [{"test": "mma", "primary": True, "status": "deficient"}]}
     assert "no B12 level was given" in status_words(mma_only, STATUS_WORDS)
+
+
+def test_in_short_reassures_when_nothing_shows_more_loss_than_normal() -> None:
+    import follicle
+    from follicle.report import in_short
+
+    a = follicle.assess({"format": "follicle-case/1", "age": 25, "sex": "female",
+                         "hair": {"duration_months": 1, "shedding": False,
+                                  "pull_test": "negative"}})
+    lines = in_short(a.to_dict(), a.kb.b12.explains_types.types)
+    assert lines[0] == "Nothing in your answers shows more hair loss than normal."
+    assert not any("looks most like" in line for line in lines)

@@ -28,6 +28,7 @@ TRIAGE_WORDS = {
 }
 
 
+NORMAL_SHEDDING = "normal_shedding"  # triage rule: no sign of more loss than normal
 B12_EVIDENCE = "b12-and-hair-evidence"  # the learn article on B12 and hair loss
 
 def status_words(b12: dict[str, Any], words: dict[str, str]) -> str:
@@ -77,7 +78,9 @@ def in_short(d: dict[str, Any], explains: Collection[str]) -> list[str]:
     b = d["b12"]
     p = float(b["probability"])
     top = d["hair_loss_types"][0] if d["hair_complaint"] and d["hair_loss_types"] else None
-    if top is not None:
+    if any(r["id"] == NORMAL_SHEDDING for r in d.get("triage_reasons", ())):
+        out.append("Nothing in your answers shows more hair loss than normal.")
+    elif top is not None:
         tp = float(top["probability"])
         name = top["name"].lower() if not top["name"].isupper() else top["name"]
         out.append(f"Your hair loss looks most like {name} ({percent(tp)})." if tp >= 0.5 else

@@ -213,7 +213,8 @@ def assess_b12(f: Features, kb: KnowledgeBase,
         iron = b12.anaemia_explained
         explained = labs.get("ferritin", math.inf) < iron.ferritin_below or any(
             k in keys for k in iron.conditions)
-        if lr > 1.0 and explained and labs.get("mcv", math.inf) <= iron.mcv_at_most:
+        # red cells not measured: low iron stores explain an anaemia first, so as if not large
+        if lr > 1.0 and explained and labs.get("mcv", iron.mcv_at_most) <= iron.mcv_at_most:
             notes.append(iron.note)
         else:
             add("lab:hemoglobin", f"Haemoglobin {f.shown['hemoglobin']}", lr,

@@ -18,7 +18,7 @@ from .b12 import B12_TESTS
 from .predicates import Context
 from .tables import tables
 
-MIN_BITS = 0.03  # below this a test would hardly change anything: not suggested
+MIN_BITS = 0.05  # below this a test would hardly change anything: not suggested
 
 __all__ = ["NextTest", "expected_information_gain", "rank_tests"]
 
