@@ -27,9 +27,9 @@ TRIAGE_WORDS = {
     "routine": "No rush: self-care or a routine visit",
 }
 
-
 NORMAL_SHEDDING = "normal_shedding"  # triage rule: no sign of more loss than normal
 B12_EVIDENCE = "b12-and-hair-evidence"  # the learn article on B12 and hair loss
+
 
 def status_words(b12: dict[str, Any], words: dict[str, str]) -> str:
     """The B12 headline: the status in words, saying so when a follow-up test (MMA,
