@@ -74,3 +74,20 @@ def test_a_medicine_in_two_classes_gives_both_keys() -> None:
         keys = _keys({"duration_months": 2}, [{"name": name, "months": 4}])
         assert {"med:b12_depleting", "med:hair_loss_drug"} <= keys
         assert "med:no_hair_loss_drug" not in keys
+
+
+def test_a_new_shedding_medicine_is_not_hidden_by_an_older_one_of_its_class() -> None:
+    # valproate started 2 months before the loss, lamotrigine years before: one of them is new
+    keys = _keys({"duration_months": 1}, [{"name": "sodium valproate", "months": 3},
+                                          {"name": "lamotrigine", "months": 34}])
+    assert "med:hair_loss_drug" in keys
+    assert "med:started_long_before" not in keys
+    # both old: neither set it off
+    keys = _keys({"duration_months": 1}, [{"name": "sodium valproate", "months": 30},
+                                          {"name": "lamotrigine", "months": 34}])
+    assert "med:started_long_before" in keys
+
+
+def test_immunotherapy_counts_as_a_medicine_that_can_cause_hair_loss() -> None:
+    keys = _keys({"duration_months": 2}, [{"name": "Keytruda", "months": 7}])
+    assert "med:checkpoint_inhibitor" in keys and "med:no_hair_loss_drug" not in keys

@@ -24,10 +24,14 @@ AFTER_ONSET_MONTHS = 1.0  # started this long after the hair loss began: not its
 # medicine classes (medications.yaml) that can cause or worsen hair loss
 _SHEDDING_CLASSES = frozenset({"hair_loss_drug", "retinoid", "anticoagulant", "antithyroid",
                                "androgen", "cytotoxic", "hormonal_contraception",
-                               "endocrine_cancer_therapy", "glp1", "chemotherapy"})
+                               "endocrine_cancer_therapy", "glp1", "chemotherapy",
+                               "checkpoint_inhibitor"})
 # of those, the ones whose shedding starts within months of starting the medicine (not
-# androgens, which worsen pattern loss at any time, nor the pill, whose trigger is stopping)
-_TIMED_CLASSES = _SHEDDING_CLASSES - {"androgen", "hormonal_contraception"}
+# androgens, which worsen pattern loss at any time, nor the pill, whose trigger is stopping;
+# nor hormone therapy for breast cancer, whose hair loss starts 1 to 91 months in
+# (Freites-Martinez 2018), nor immunotherapy, whose patches can come at any time)
+_TIMED_CLASSES = _SHEDDING_CLASSES - {"androgen", "hormonal_contraception",
+                                      "endocrine_cancer_therapy", "checkpoint_inhibitor"}
 
 
 @dataclass(slots=True)
@@ -103,6 +107,7 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         if v is not None:
             add(f"{name}:{'yes' if v else 'no'}")
     med_months: dict[str, float | None] = {}
+    timed: list[float | None] = []  # months on each medicine of a timed class
     med_names: dict[str, list[str]] = {}
     unknown: list[str] = []
     for m in h.medications:
@@ -111,7 +116,10 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
             unknown.append(m.name)
             continue
         keys.update(kb.mark_keys.get(known, ()))
-        for cls in (kb.medications[known], *kb.medication_also.get(known, ())):
+        classes = (kb.medications[known], *kb.medication_also.get(known, ()))
+        if any(c in _TIMED_CLASSES for c in classes):
+            timed.append(m.months)
+        for cls in classes:
             if cls == "none":
                 continue
             add(f"med:{cls}")
@@ -122,7 +130,7 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
             and "minoxidil:yes" not in keys):  # minoxidil's early shed: its own finding
         add("med:no_hair_loss_drug")
     elif hair is not None and hair.duration_months is not None:
-        timed = [m for c, m in med_months.items() if c in _TIMED_CLASSES]
+        # each medicine on its own: a new one is not hidden by an older one of its class
         if timed and all(m is not None and m - hair.duration_months > LATE_EVENT_MONTHS
                          for m in timed):
             add("med:started_long_before")
