@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from .case import CODES, Case
 from .kb.loader import KnowledgeBase, medicine_name
 from .kb.loader import unit_key as _unit
-from .units import significant
+from .units import as_entered
 
 __all__ = ["Features", "all_positive_keys", "extract"]
 
@@ -148,10 +148,8 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         if lab.test in shown:  # no dates: the last result listed is taken as the latest
             unused_labs.append(f"{compiled.definition.name} {shown[lab.test]}")
         labs[lab.test] = lab.value * compiled.factors[key]
-        shown[lab.test] = f"{lab.value:g} {lab.unit}"
-        canonical = compiled.definition.canonical
-        if key != _unit(canonical):
-            shown[lab.test] += f" ({significant(labs[lab.test])} {canonical})"
+        shown[lab.test] = as_entered(lab.value, lab.unit, labs[lab.test],
+                                     compiled.definition.canonical)
         add(f"lab:{lab.test}")
     if case.age is not None and case.age < 16:
         add("child")

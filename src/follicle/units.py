@@ -17,8 +17,8 @@ from .kb.loader import load_kb, unit_key
 if TYPE_CHECKING:
     from .case import Case
 
-__all__ = ["canonical_unit", "check_labs", "convert", "significant", "to_canonical",
-           "units_for"]
+__all__ = ["as_entered", "canonical_unit", "check_labs", "convert", "significant",
+           "to_canonical", "units_for"]
 
 
 def units_for(test: str) -> tuple[str, ...]:
@@ -80,6 +80,15 @@ def check_labs(case: Case) -> None:
 def significant(x: float) -> str:
     """A converted value to 3 significant figures, never in exponent form: 1100, 812, 0.45."""
     return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def as_entered(value: float, unit: str, canonical_value: float, canonical: str) -> str:
+    """A result as the person typed it, with its value in the canonical unit when the unit
+    differs: "150 pmol/L (203 ng/L)"."""
+    text = f"{value:g} {unit}"
+    if unit_key(unit) != unit_key(canonical):
+        text += f" ({significant(canonical_value)} {canonical})"
+    return text
 
 
 def _plain(x: float) -> str:

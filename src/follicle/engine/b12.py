@@ -314,7 +314,7 @@ def _status(f: Features, kb: KnowledgeBase, upper: dict[str, float], notes: list
     if primary.test == "b12" and status == "deficient":
         doubts = [c.note for c in kb.labs["b12"].caution.values()
                   if c.applies_to == "alarming" and c.when in f.keys
-                  and (c.doubts_from is None or labs["b12"] >= c.doubts_from)]
+                  and c.covers(labs["b12"])]
         if doubts:  # e.g. pregnancy: total B12 falls by itself; active B12 decides (NG239)
             notes += [n for n in doubts if n not in notes]
             notes.append("So a low total B12 is not taken as proof of B12 deficiency here.")

@@ -111,7 +111,7 @@ class CompiledLab:
         for c in self.caution.values():
             if c.when in keys and c.posterior and (
                     c.applies_to == "both" or (c.applies_to == "reassuring") == (log_lr < 0)
-            ) and (c.doubts_from is None or value is None or value >= c.doubts_from):
+            ) and c.covers(value):
                 log_lr *= c.factor
                 if notes is not None:
                     notes.append(c.note)

@@ -258,6 +258,11 @@ class CautionDef(Strict):
     evidence: Evidence = "expert_estimate"  # the guideline gives the direction, not the size
     note: str
 
+    def covers(self, value: float | None) -> bool:
+        """Whether the caution applies to this result (canonical unit): every result, or
+        with `doubts_from` only those at or above it (an unknown value: it applies)."""
+        return self.doubts_from is None or value is None or value >= self.doubts_from
+
 
 class LabDef(Strict):
     id: str

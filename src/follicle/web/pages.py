@@ -54,7 +54,7 @@ from ..report import (
     times,
 )
 from ..settings import Settings
-from ..units import significant
+from ..units import as_entered
 
 __all__ = ["check_csrf", "install", "render", "templates"]
 
@@ -332,10 +332,8 @@ def _reading(kb: Any, lab: Mapping[str, Any], b12: Mapping[str, Any]) -> str:
     """A B12 result for a clinician: the value as entered, in the canonical unit, and how
     the assessment read it ("190 ng/L: NICE NG239 indeterminate (180-350 ng/L)")."""
     d = kb.labs[lab["test"]].definition
-    text = f"{d.name}: {lab['value']:g} {lab['unit']}"
     canon = float(lab["canonical_value"])
-    if lab["unit"] != d.canonical:
-        text += f" ({significant(canon)} {d.canonical})"
+    text = f"{d.name}: {as_entered(lab['value'], lab['unit'], canon, d.canonical)}"
     read = next((i for i in b12["interpretations"] if i["test"] == lab["test"]
                  and i["primary"]), None)
     if read is None:
