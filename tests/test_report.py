@@ -22,11 +22,33 @@ def test_a_likely_deficiency_says_whether_it_explains_the_hair_loss() -> None:
     assert "not a known cause" in aga[1] and "unlikely to stop it" in aga[1]
 
 
+def test_only_a_shown_deficiency_is_called_one() -> None:
+    untested = in_short(_doc("telogen_effluvium", 0.9, 0.79), {"telogen_effluvium"})[1]
+    assert untested.startswith("A B12 deficiency is likely (79%)")
+    assert "a blood test confirms it before treatment" in untested
+    grey = in_short(_doc("telogen_effluvium", 0.9, 0.6, "indeterminate"), set())[1]
+    assert "grey zone" in grey and "not a known cause" in grey
+    shown = in_short(_doc("telogen_effluvium", 0.9, 0.999, "deficient"), {"telogen_effluvium"})
+    assert shown[1] == ("Your B12 test shows a deficiency: that needs treating, and it can "
+                        "add to shedding like this.")
+
+
 def test_an_unlikely_deficiency_is_ruled_out_in_words() -> None:
     lines = in_short(_doc("telogen_effluvium", 0.9, 0.02), {"telogen_effluvium"})
     assert lines[1].startswith("A B12 deficiency is very unlikely (2%)")
     assert lines[2] == ("What to do: no rush: self-care or a routine visit; "
                         "the most useful next test is serum B12.")
+
+
+def test_a_warning_sign_with_its_own_work_up_comes_before_the_best_test() -> None:
+    d = _doc("telogen_effluvium", 0.9, 0.05, triage="urgent")
+    d["red_flag_details"] = [{"id": "glands", "level": "urgent"}]
+    assert "the doctor's tests for the warning sign come first" in in_short(d, set())[2]
+    d["next_test_details"][0]["notes"] = ["Needed because: nerve symptoms"]  # its own test
+    assert in_short(d, set())[2].endswith("the most useful next test is serum B12.")
+    d["red_flag_details"] = [{"id": "milder", "level": "soon"}]
+    d["next_test_details"][0]["notes"] = []  # a flag below the headline: no change
+    assert in_short(d, set())[2].endswith("the most useful next test is serum B12.")
 
 
 def test_without_hair_loss_only_b12_is_answered() -> None:

@@ -69,6 +69,10 @@ def probability_words(p: float) -> str:
     return "very likely"
 
 
+NOT_A_CAUSE = ("it is not a known cause of this type of hair loss, so B12 alone is unlikely "
+               "to stop it")
+
+
 def in_short(d: dict[str, Any], explains: Collection[str]) -> list[str]:
     """The answer to the person's question in three plain sentences, from a
     follicle-assessment/1 document: what the hair loss looks like, whether B12 is behind
@@ -86,17 +90,27 @@ def in_short(d: dict[str, Any], explains: Collection[str]) -> list[str]:
         out.append(f"Your hair loss looks most like {name} ({percent(tp)})." if tp >= 0.5 else
                    f"Your hair loss could be one of several types; the likeliest is {name} "
                    f"({percent(tp)}).")
-    likely = b["status"] == "deficient" or p >= 0.5
-    if likely:
-        low = (f"You are probably low in vitamin B12 ({percent(p)})" if p >= 0.5 else
-               "Your B12 test shows a deficiency")
+    if b["status"] == "deficient":
+        low = "Your B12 test shows a deficiency"
         if top is None:
             out.append(f"{low}: that needs treating.")
         elif top["id"] in explains:
             out.append(f"{low}: that needs treating, and it can add to shedding like this.")
         else:
-            out.append(f"{low}: that needs treating for its own sake, but it is not a known "
-                       "cause of this type of hair loss, so B12 alone is unlikely to stop it.")
+            out.append(f"{low}: that needs treating for its own sake, but {NOT_A_CAUSE}.")
+    elif p >= 0.5:  # likely, but no test has shown it yet: a test comes before treatment
+        low = f"A B12 deficiency is {probability_words(p)} ({percent(p)})"
+        settle = {"untested": "a blood test confirms it before treatment",
+                  "indeterminate": "your result is in the grey zone, and a follow-up test "
+                                   "settles it"}.get(b["status"], "a repeat test settles it")
+        if top is None:
+            out.append(f"{low}: {settle}.")
+        elif top["id"] in explains:
+            out.append(f"{low}: {settle}; a deficiency needs treating and can add to "
+                       "shedding like this.")
+        else:
+            out.append(f"{low}: {settle}; a deficiency needs treating for its own sake, but "
+                       f"{NOT_A_CAUSE}.")
     elif b["status"] == "indeterminate" or p >= 0.15:
         out.append(f"A B12 deficiency is {probability_words(p)} ({percent(p)})"
                    + (": your result is in the grey zone, and a follow-up test settles it."
@@ -111,7 +125,18 @@ def in_short(d: dict[str, Any], explains: Collection[str]) -> list[str]:
                    + ("unlikely to be behind this hair loss." if top is not None
                       else "unlikely to be a problem."))
     act = TRIAGE_WORDS[d["triage"]]
-    first = d["next_test_details"][0]["name"] if d["next_test_details"] else None
+    tests = d["next_test_details"]
+    first = tests[0]["name"] if tests else None
+    # a warning sign whose work-up is not a test follicle knows (a biopsy, a scan, an HIV
+    # test): the doctor's tests for it come first, not the most informative blood test
+    own_work_up = bool(tests) and any(n.startswith(("Needed because", "A repeat"))
+                                      for n in tests[0].get("notes", ()))
+    if first and not own_work_up and any(r["level"] == d["triage"]
+                                         for r in d.get("red_flag_details", ())):
+        out.append(f"What to do: {act[0].lower() + act[1:]}; the doctor's tests for the "
+                   "warning sign come first, and after those the most useful test here is "
+                   f"{first[0].lower() + first[1:]}.")
+        return out
     out.append(f"What to do: {act[0].lower() + act[1:]}"
                + (f"; the most useful next test is {first[0].lower() + first[1:]}."
                   if first else "."))
