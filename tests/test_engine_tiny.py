@@ -380,6 +380,16 @@ def test_a_low_haemoglobin_explained_by_iron_does_not_count_for_b12(tiny_kb, fer
     assert ("iron explains it" in a.b12.notes) is not counted
 
 
+@pytest.mark.parametrize(("medicine", "counted"), [("paracetamol", True),
+                                                  ("methotrexate", False)])
+def test_large_red_cells_from_a_medicine_do_not_count_for_b12(tiny_kb, medicine, counted):
+    labs = [{"test": "mcv", "value": 106, "unit": "fL"}]
+    a = assess(case(age=50, sex="female", labs=labs,
+                    history={"medications": [{"name": medicine}]}), kb=tiny_kb)
+    assert any(c.source == "lab:mcv" for c in a.b12.contributions) is counted
+    assert ("other causes of large cells" in a.b12.notes) is not counted
+
+
 def test_on_b12_a_raised_mma_decides_over_a_normal_total_b12(tiny_kb):
     labs = [{"test": "b12", "value": 500, "unit": "ng/L"},
             {"test": "mma", "value": 0.9, "unit": "umol/L"}]

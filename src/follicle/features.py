@@ -29,9 +29,12 @@ _SHEDDING_CLASSES = frozenset({"hair_loss_drug", "retinoid", "anticoagulant", "a
 # of those, the ones whose shedding starts within months of starting the medicine (not
 # androgens, which worsen pattern loss at any time, nor the pill, whose trigger is stopping;
 # nor hormone therapy for breast cancer, whose hair loss starts 1 to 91 months in
-# (Freites-Martinez 2018), nor immunotherapy, whose patches can come at any time)
+# (Freites-Martinez 2018), nor immunotherapy, whose patches can come at any time, nor
+# methotrexate and other cell-suppressing medicines, whose thinning is dose-related and can
+# come at any time on treatment, more so without folic acid (Kalb 2009))
 _TIMED_CLASSES = _SHEDDING_CLASSES - {"androgen", "hormonal_contraception",
-                                      "endocrine_cancer_therapy", "checkpoint_inhibitor"}
+                                      "endocrine_cancer_therapy", "checkpoint_inhibitor",
+                                      "cytotoxic"}
 
 
 @dataclass(slots=True)

@@ -122,8 +122,9 @@ def _mma_status(kb: KnowledgeBase, value: float, upper: float | None) -> Interpr
 
 
 def _who(age: float | None, sex: str | None) -> str:
-    if age is not None and age < 16:  # a parent is reading
-        return "a child of this age and sex" if sex else "a child of this age"
+    if age is not None and age < 16:  # a parent may be reading
+        young = "a teenager" if age >= 13 else "a child"
+        return f"{young} of this age and sex" if sex else f"{young} of this age"
     if age is not None:
         return "your age and sex" if sex else "your age"
     return "adults of your sex (age not given)" if sex else "adults (age and sex not given)"
@@ -202,11 +203,16 @@ def assess_b12(f: Features, kb: KnowledgeBase,
 
     labs = f.labs
     curves = kb.population.labs
+    notes: list[str] = []
+    macro = b12.macrocytosis_explained
+    folate_low = macro.folate_low and "folate" in labs and _folate_deficient(kb, labs["folate"])
     if "mcv" in labs:
         lr = math.exp(_interp_points(curves.mcv.points, labs["mcv"]))
-        add("lab:mcv", f"Red cell size (MCV) {f.shown['mcv']}", lr, kb.population.ref,
-            kb.population.evidence, "blood_count")
-    notes: list[str] = []
+        if lr > 1.0 and (folate_low or any(k in keys for k in macro.keys)):
+            notes.append(macro.note)
+        else:
+            add("lab:mcv", f"Red cell size (MCV) {f.shown['mcv']}", lr, kb.population.ref,
+                kb.population.evidence, "blood_count")
     if "hemoglobin" in labs:
         pts = curves.hemoglobin.male if f.sex == "male" else curves.hemoglobin.female
         lr = math.exp(_interp_points(pts, labs["hemoglobin"]))
@@ -216,6 +222,8 @@ def assess_b12(f: Features, kb: KnowledgeBase,
         # red cells not measured: low iron stores explain an anaemia first, so as if not large
         if lr > 1.0 and explained and labs.get("mcv", iron.mcv_at_most) <= iron.mcv_at_most:
             notes.append(iron.note)
+        elif lr > 1.0 and folate_low:  # a folate deficiency makes the same anaemia
+            notes.append(macro.note)
         else:
             add("lab:hemoglobin", f"Haemoglobin {f.shown['hemoglobin']}", lr,
                 kb.population.ref, kb.population.evidence, "blood_count")
@@ -258,8 +266,11 @@ def _low_folate(kb: KnowledgeBase, labs: dict[str, float]) -> bool:
     nothing definite about B12."""
     if "folate" not in labs or "homocysteine" not in labs:
         return False
-    return any(i.primary and i.status == "deficient"
-               for i in _band_status(kb, "folate", labs["folate"]))
+    return _folate_deficient(kb, labs["folate"])
+
+
+def _folate_deficient(kb: KnowledgeBase, folate: float) -> bool:
+    return any(i.primary and i.status == "deficient" for i in _band_status(kb, "folate", folate))
 
 
 FOLATE_NOTE = ("Folate is low, and low folate raises homocysteine by itself: the homocysteine "

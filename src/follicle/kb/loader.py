@@ -486,6 +486,7 @@ def _iter_refs(kb: KnowledgeBase) -> Iterable[tuple[str, str]]:
     yield "b12.yaml hair_loss", kb.b12.hair_loss.ref
     yield "b12.yaml explains_types", kb.b12.explains_types.ref
     yield "b12.yaml anaemia_explained", kb.b12.anaemia_explained.ref
+    yield "b12.yaml macrocytosis_explained", kb.b12.macrocytosis_explained.ref
     yield "b12.yaml durations.metformin", kb.b12.durations.metformin.ref
     yield "b12.yaml durations.ppi", kb.b12.durations.ppi.ref
     yield "b12.yaml durations.h2ra", kb.b12.durations.h2ra.ref

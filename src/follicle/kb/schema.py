@@ -349,11 +349,23 @@ class AnaemiaExplained(Strict):
     note: str
 
 
+class MacrocytosisExplained(Strict):
+    """When large red cells have another cause (a measured folate deficiency, a medicine that
+    enlarges them), the MCV (and with low folate the haemoglobin) is not counted for B12."""
+
+    keys: list[str] = Field(default_factory=list)  # finding keys that explain them
+    folate_low: bool = True  # a measured folate deficiency explains them (and the anaemia)
+    ref: str
+    evidence: Evidence = "expert_estimate"
+    note: str
+
+
 class B12File(Strict):
     format: Literal["follicle-kb/b12/1"]
     hair_loss: HairLossOR
     explains_types: ExplainsTypes
     anaemia_explained: AnaemiaExplained
+    macrocytosis_explained: MacrocytosisExplained
     durations: Durations
     factors: list[OddsRatioDef]
 
