@@ -91,3 +91,14 @@ def test_a_new_shedding_medicine_is_not_hidden_by_an_older_one_of_its_class() ->
 def test_immunotherapy_counts_as_a_medicine_that_can_cause_hair_loss() -> None:
     keys = _keys({"duration_months": 2}, [{"name": "Keytruda", "months": 7}])
     assert "med:checkpoint_inhibitor" in keys and "med:no_hair_loss_drug" not in keys
+
+
+@pytest.mark.parametrize(("months", "recent"), [(2, True), (4, True), (24, False)])
+def test_minoxidil_started_in_the_last_months_is_marked_for_its_early_shed(months, recent):
+    from follicle.case import parse_case
+    from follicle.features import extract
+    from follicle.kb.loader import load_kb
+
+    c = parse_case({"format": "follicle-case/1", "age": 30, "sex": "male",
+                    "history": {"medications": [{"name": "Regaine", "months": months}]}})
+    assert ("minoxidil:started_recently" in extract(c, load_kb()).keys) is recent

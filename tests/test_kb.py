@@ -133,3 +133,14 @@ def test_a_duplicate_key_is_an_error_naming_file_and_line(tmp_path) -> None:
         load_yaml_file(path)
     assert "duplicate key 'level' (first on line 3)" in str(err.value)
     assert "triage.yaml:4" in str(err.value)
+
+
+def test_a_point_that_tells_people_to_stop_or_keep_something_says_so_without_timing():
+    """A rule below the most urgent level can sit under a more urgent headline, which then
+    sets the timing; its `advice` must still carry any stop/keep/do-not instruction."""
+    import re
+
+    kb = load_kb()
+    missing = [r.id for r in (*kb.red_flags, *kb.rules) if r.level != "urgent"
+               and re.search(r"\b(stop|keep|do not)\b", r.action, re.I) and not r.advice]
+    assert missing == []

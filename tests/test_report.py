@@ -87,3 +87,25 @@ def test_in_short_reassures_when_nothing_shows_more_loss_than_normal() -> None:
     lines = in_short(a.to_dict(), a.kb.b12.explains_types.types)
     assert lines[0] == "Nothing in your answers shows more hair loss than normal."
     assert not any("looks most like" in line for line in lines)
+
+
+def test_a_point_below_the_headline_keeps_its_advice_but_not_its_timing() -> None:
+    from rich.console import Console
+
+    from follicle import assess
+    from follicle.report import print_report
+
+    a = assess({"format": "follicle-case/1", "age": 45, "sex": "female",
+                "hair": {"onset": "gradual", "pattern": "diffuse", "shedding": True,
+                         "duration_months": 4},
+                "history": {"supplements": ["biotin"]},
+                "labs": [{"test": "tsh", "value": 12, "unit": "mIU/L"}]})
+    levels = {r.id: r.level for r in (*a.red_flags, *a.rules)}
+    assert levels["biotin_lab_interference"] == "routine" and a.triage == "soon"
+    console = Console(width=200, record=True)
+    print_report(a, console)
+    out = console.export_text()
+    advice = next(r.advice for r in a.rules if r.id == "biotin_lab_interference")
+    assert advice and advice in out  # stop biotin before the repeat: not lost
+    biotin_action = next(r.action for r in a.rules if r.id == "biotin_lab_interference")
+    assert biotin_action not in out or biotin_action == advice

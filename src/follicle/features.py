@@ -20,6 +20,7 @@ _HAIR_FLAGS = ("shedding", "broken_hairs", "exclamation_mark_hairs", "premature_
 _HISTORY_FLAGS = ("pregnant", "breastfeeding", "recreational_nitrous_oxide", "heavy_periods",
                   "heavy_alcohol")
 LATE_EVENT_MONTHS = 6.0
+MINOXIDIL_EARLY_MONTHS = 4.0  # minoxidil's early shed: within its first 2-3 months of use
 AFTER_ONSET_MONTHS = 1.0  # started this long after the hair loss began: not its trigger
 # medicine classes (medications.yaml) that can cause or worsen hair loss
 _SHEDDING_CLASSES = frozenset({"hair_loss_drug", "retinoid", "anticoagulant", "antithyroid",
@@ -129,6 +130,12 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
             med_names.setdefault(cls, []).append(m.name)
             prev = med_months.get(cls)
             med_months[cls] = m.months if prev is None else max(prev, m.months or 0)
+    if "minoxidil:yes" in keys:  # its early shed comes in the first months of use
+        months = [m.months for m in h.medications
+                  if "minoxidil:yes" in kb.mark_keys.get(medicine_name(kb, m.name) or "", ())]
+        if any(m is not None and m <= MINOXIDIL_EARLY_MONTHS for m in months) or (
+                "event:started_new_medication" in keys and all(m is None for m in months)):
+            add("minoxidil:started_recently")
     if (h.medications and not unknown and not (set(med_months) & _SHEDDING_CLASSES)
             and "minoxidil:yes" not in keys):  # minoxidil's early shed: its own finding
         add("med:no_hair_loss_drug")

@@ -143,6 +143,14 @@ def in_short(d: dict[str, Any], explains: Collection[str]) -> list[str]:
     return out
 
 
+def _what_to_do(rule: dict[str, Any], headline: str) -> str:
+    """A point's action under it; when a more urgent point sets the timing, only its
+    timing-free advice (stop biotin, keep taking iron), so the report gives one timing."""
+    if rule["level"] == headline:
+        return f"\n  → {rule['action']}"
+    return f"\n  → {rule['advice']}" if rule.get("advice") else ""
+
+
 def percent(p: float) -> str:
     """A probability as a whole percentage, never a false 0% or 100%."""
     if 0 < p < 0.01:
@@ -174,8 +182,7 @@ def print_report(a: Assessment, console: Console) -> None:
     style = {"urgent": "bold white on red", "soon": "bold black on yellow",
              "routine": "bold black on green"}[d["triage"]]
     if d["red_flag_details"]:
-        lines = "\n".join(f"• {esc(r['reason'])}" + (f"\n  → {esc(r['action'])}"
-                          if r["level"] == d["triage"] else "")  # one timing: the headline's
+        lines = "\n".join(f"• {esc(r['reason'])}" + _what_to_do(r, d["triage"])
                           for r in d["red_flag_details"])
         console.print(Panel(lines, title="Red flags", border_style="red"))
     b12_text = (f"[bold]{status_words(b, STATUS_WORDS)}[/bold]\n"
@@ -199,8 +206,11 @@ def print_report(a: Assessment, console: Console) -> None:
                      f"(follicle learn {B12_EVIDENCE})")
     console.print(Panel(b12_text, title="Is it vitamin B12?", border_style="cyan"))
     console.print(f"[{style}] {d['triage'].upper()} [/] {TRIAGE_WORDS[d['triage']]}")
+    flagged = {r["id"] for r in d["red_flag_details"]}
     for r in d["triage_reasons"]:
-        console.print(f"  • {esc(r['reason'])}")
+        if r["id"] not in flagged:
+            console.print(f"  • {esc(r['reason'])}" + esc(_what_to_do(r, d["triage"]))
+                          .replace("\n  →", "\n    →"))
 
     if d["hair_complaint"]:
         t = Table(title="Hair-loss type", show_header=False, box=None)
@@ -222,6 +232,15 @@ def print_report(a: Assessment, console: Console) -> None:
             arrow = "▲" if m["direction"] == "raised" else "▼"
             console.print(f"    {arrow} {esc(m['text'])} (×{times(m['likelihood_ratio'])}, "
                           f"{m['change']:+.0%}) \\[{m['ref']}]")
+        for cause in d["contributing_causes"][:2]:  # the likely ones name what moved them
+            moves = ex["causes"].get(cause["id"], [])
+            if cause["id"] == "b12_deficiency" or cause["probability"] < 0.3 or not moves:
+                continue
+            console.print(f"  {cause['name']}:")
+            for m in moves[:4]:
+                arrow = "▲" if m["direction"] == "raised" else "▼"
+                console.print(f"    {arrow} {esc(m['text'])} "
+                              f"(×{times(m['likelihood_ratio'])}) \\[{m['ref']}]")
     console.print("  Vitamin B12:")
     base = [m for m in ex["b12"] if m["kind"] == "baseline"]
     moves = sorted((m for m in ex["b12"] if m["kind"] != "baseline"),

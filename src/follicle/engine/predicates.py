@@ -189,7 +189,7 @@ def validate_predicate(pred: Any, kb: KnowledgeBase, _path: str = "when") -> lis
     known_keys |= {f"med:{c}" for c in set(kb.medications.values())} | {"child",
                                                                           "med:no_hair_loss_drug"}
     known_keys |= {f"lab:{t}" for t in kb.labs} | {f"{m}:yes" for m in kb.marks}
-    known_keys |= {"med:started_long_before", "med:started_after"}
+    known_keys |= {"med:started_long_before", "med:started_after", "minoxidil:started_recently"}
     problems: list[str] = []
     if not isinstance(pred, Mapping):
         return [f"{_path}: a predicate must be a mapping"]

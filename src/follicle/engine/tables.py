@@ -134,7 +134,8 @@ def _build(kb: KnowledgeBase) -> Tables:
                         "url": r.url, "verified": r.verified}
                   for rid, r in kb.references.items()}
     rules_json = {r.id: {"id": r.id, "level": r.level, "reason": r.reason,
-                         "action": r.action, "ref": r.ref, "article": r.article}
+                         "action": r.action, "ref": r.ref, "article": r.article,
+                         **({"advice": r.advice} if r.advice else {})}
                   for r in rules}
     return Tables(
         baseline_ages=tuple(float(p.age) for p in pts),

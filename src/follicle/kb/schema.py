@@ -443,6 +443,9 @@ class RuleDef(Strict):
     when: dict[str, Any]
     reason: str
     action: str
+    # what to do about this point without its timing: shown when a more urgent point sets
+    # the timing (e.g. "Stop biotin before a repeat test"), where the action would clash
+    advice: str | None = None
     ref: str
     evidence: Evidence = "expert_estimate"
     article: str | None = None
