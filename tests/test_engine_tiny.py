@@ -42,6 +42,12 @@ def test_b12_screening_has_no_hair_loss_factor(tiny_kb):
     assert not a.features.hair
 
 
+def test_the_shedding_study_does_not_apply_to_patches(tiny_kb):
+    patches = assess(case(age=30, sex="female", hair={"pattern": "patches"}), kb=tiny_kb)
+    assert patches.features.hair and patches.b12.probability == pytest.approx(0.1)
+    assert all(c.source != "hair_loss" for c in patches.b12.contributions)
+
+
 def test_metformin_duration_uses_per_year_odds_ratio(tiny_kb):
     known = assess(case(age=60, sex="male", history={
         "medications": [{"name": "Metformin", "months": 24}]}), kb=tiny_kb)

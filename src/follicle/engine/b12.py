@@ -143,7 +143,8 @@ def assess_b12(f: Features, kb: KnowledgeBase,
     x = logit(p0)
     b12 = kb.b12
     pop = kb.population.factors
-    fits = not b12.hair_loss.when_any or any(k in f.keys for k in b12.hair_loss.when_any)
+    fits = ((not b12.hair_loss.when_any or any(k in keys for k in b12.hair_loss.when_any))
+            and not any(k in keys for k in b12.hair_loss.unless_any))
     if f.hair and fits:
         x += math.log(b12.hair_loss.odds_ratio)
         contribs.append(Contribution("hair_loss", b12.hair_loss.why, b12.hair_loss.odds_ratio,

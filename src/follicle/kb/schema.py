@@ -309,6 +309,7 @@ class HairLossOR(Sourced):
     odds_ratio: float = Field(gt=0)
     why: str
     when_any: list[str] = Field(default_factory=list)  # applies only with one of these keys
+    unless_any: list[str] = Field(default_factory=list)  # and none of these (other types)
 
 
 class PerYear(Sourced):
