@@ -46,6 +46,8 @@ def test_a_warning_sign_with_its_own_work_up_comes_before_the_best_test() -> Non
     assert "the doctor's tests for the warning sign come first" in in_short(d, set())[2]
     d["next_test_details"][0]["notes"] = ["Needed because: nerve symptoms"]  # its own test
     assert in_short(d, set())[2].endswith("the most useful next test is serum B12.")
+    d["next_test_details"][0]["notes"] = []
+    assert in_short(d, set(), {"glands"})[2].endswith("most useful next test is serum B12.")
     d["red_flag_details"] = [{"id": "milder", "level": "soon"}]
     d["next_test_details"][0]["notes"] = []  # a flag below the headline: no change
     assert in_short(d, set())[2].endswith("the most useful next test is serum B12.")

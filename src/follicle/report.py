@@ -48,7 +48,27 @@ def status_words(b12: dict[str, Any], words: dict[str, str]) -> str:
                     "level was given)")
         return (f"Your B12 level itself is not in the deficient range, but the {name} test is "
                 "raised: together they show a B12 deficiency")
+    if b12["status"] == "indeterminate" and _doubted_normal(b12):
+        return DOUBTED_NORMAL
     return words[b12["status"]]
+
+
+DOUBTED_NORMAL = ("Your B12 level is not low, but here a normal level cannot rule out a "
+                  "deficiency (see the notes): a follow-up test settles it")
+
+
+def _grey(b12: dict[str, Any]) -> str:
+    if _doubted_normal(b12):
+        return "your level is not low, but it cannot rule a deficiency out here, and a " \
+               "follow-up test settles it"
+    return "your result is in the grey zone, and a follow-up test settles it"
+
+
+def _doubted_normal(b12: dict[str, Any]) -> bool:
+    """Indeterminate although every guideline reading of the results is 'not deficient':
+    something else doubts them (nitrous oxide inactivates B12 that the test still counts)."""
+    primary = [i for i in b12.get("interpretations", ()) if i.get("primary")]
+    return bool(primary) and all(i["status"] == "not_deficient" for i in primary)
 
 
 def probability_words(p: float) -> str:
@@ -73,11 +93,13 @@ NOT_A_CAUSE = ("it is not a known cause of this type of hair loss, so B12 alone 
                "to stop it")
 
 
-def in_short(d: dict[str, Any], explains: Collection[str]) -> list[str]:
+def in_short(d: dict[str, Any], explains: Collection[str],
+             work_up_here: Collection[str] = ()) -> list[str]:
     """The answer to the person's question in three plain sentences, from a
     follicle-assessment/1 document: what the hair loss looks like, whether B12 is behind
     it, and how soon to act. `explains`: the hair-loss types B12 deficiency can cause
-    (b12.yaml explains_types)."""
+    (b12.yaml explains_types); `work_up_here`: red flags whose work-up is among the ranked
+    tests (triage.yaml work_up_here), after which the most useful test is named as usual."""
     out: list[str] = []
     b = d["b12"]
     p = float(b["probability"])
@@ -101,8 +123,7 @@ def in_short(d: dict[str, Any], explains: Collection[str]) -> list[str]:
     elif p >= 0.5:  # likely, but no test has shown it yet: a test comes before treatment
         low = f"A B12 deficiency is {probability_words(p)} ({percent(p)})"
         settle = {"untested": "a blood test confirms it before treatment",
-                  "indeterminate": "your result is in the grey zone, and a follow-up test "
-                                   "settles it"}.get(b["status"], "a repeat test settles it")
+                  "indeterminate": _grey(b)}.get(b["status"], "a repeat test settles it")
         if top is None:
             out.append(f"{low}: {settle}.")
         elif top["id"] in explains:
@@ -112,9 +133,9 @@ def in_short(d: dict[str, Any], explains: Collection[str]) -> list[str]:
             out.append(f"{low}: {settle}; a deficiency needs treating for its own sake, but "
                        f"{NOT_A_CAUSE}.")
     elif b["status"] == "indeterminate" or p >= 0.15:
-        out.append(f"A B12 deficiency is {probability_words(p)} ({percent(p)})"
-                   + (": your result is in the grey zone, and a follow-up test settles it."
-                      if b["status"] == "indeterminate" else ": a blood test settles it."))
+        out.append(f"A B12 deficiency is {probability_words(p)} ({percent(p)}): "
+                   + (f"{_grey(b)}." if b["status"] == "indeterminate"
+                      else "a blood test settles it."))
     elif b["status"] == "untested" and any(
             t["test"] in B12_TESTS
             for t in d["next_test_details"][:3]):  # e.g. nerve symptoms: a test is advised
@@ -132,6 +153,7 @@ def in_short(d: dict[str, Any], explains: Collection[str]) -> list[str]:
     own_work_up = bool(tests) and any(n.startswith(("Needed because", "A repeat"))
                                       for n in tests[0].get("notes", ()))
     if first and not own_work_up and any(r["level"] == d["triage"]
+                                         and r["id"] not in work_up_here
                                          for r in d.get("red_flag_details", ())):
         out.append(f"What to do: {act[0].lower() + act[1:]}; the doctor's tests for the "
                    "warning sign come first, and after those the most useful test here is "
@@ -177,8 +199,9 @@ def print_report(a: Assessment, console: Console) -> None:
 
     d: dict[str, Any] = a.to_dict()
     b = d["b12"]
+    here = {r.id for r in a.kb.red_flags if r.work_up_here}
     console.print(Panel("\n".join(esc(line) for line in in_short(
-        d, a.kb.b12.explains_types.types)), title="In short"))
+        d, a.kb.b12.explains_types.types, here)), title="In short"))
     style = {"urgent": "bold white on red", "soon": "bold black on yellow",
              "routine": "bold black on green"}[d["triage"]]
     if d["red_flag_details"]:

@@ -455,6 +455,9 @@ class RuleDef(Strict):
     retest: list[str] = Field(default_factory=list)  # done tests to repeat first (unreliable)
     # nothing here calls for a test: only the tests another fired rule asks for are suggested
     no_tests: bool = False
+    # its work-up is among the tests follicle ranks (B12, thyroid, blood count): the summary
+    # can name the most useful next test; otherwise the doctor's own tests come first
+    work_up_here: bool = False
 
 
 class TriageFile(Strict):

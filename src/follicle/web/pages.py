@@ -313,7 +313,8 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
                     if lab["test"] in B12_TESTS]
     return {
         "a": d, "b12": b, "b12_words": status_words(b, STATUS_WORDS),
-        "in_short": in_short(d, kb.b12.explains_types.types),
+        "in_short": in_short(d, kb.b12.explains_types.types,
+                             {r.id for r in kb.red_flags if r.work_up_here}),
         "triage_words": TRIAGE_WORDS[d["triage"]], "flags": flags, "reasons": reasons,
         "types_chart": _bars(types, "Type of hair loss", "types") if types else None,
         "causes_chart": _bars(causes, "Contributing causes (each on its own)", "causes")
