@@ -144,3 +144,48 @@ def test_a_point_that_tells_people_to_stop_or_keep_something_says_so_without_tim
     missing = [r.id for r in (*kb.red_flags, *kb.rules) if r.level != "urgent"
                and re.search(r"\b(stop|keep|do not)\b", r.action, re.I) and not r.advice]
     assert missing == []
+
+
+@pytest.mark.parametrize(("typed", "read_as"), [
+    ("omeprazol", "omeprazole"), ("colchicene", "colchicine"),
+    ("Epilem chrono 500 bd", "epilim"), ("Roacutane 20mg", "roaccutane"),
+    ("amlodipine", None),  # known already: no guess needed
+    ("xyzzyplugh", None), ("asp", None),  # nothing near, or too short to guess
+])
+def test_a_misspelt_medicine_is_read_as_the_one_name_a_slip_away(typed, read_as):
+    from follicle.kb.loader import medicine_name, nearest_medicine
+
+    kb = load_kb()
+    guess = None if medicine_name(kb, typed) else nearest_medicine(kb, typed)
+    assert guess == read_as
+
+
+def test_a_guessed_medicine_is_said_and_used():
+    import follicle
+
+    a = follicle.assess({"format": "follicle-case/1", "age": 60, "sex": "male",
+                         "history": {"medications": [{"name": "omeprazol", "months": 36}]}})
+    assert "med:ppi" in a.features.keys
+    assert any("'omeprazol' was read as 'omeprazole'" in m for m in a.to_dict()["not_used"])
+
+
+@pytest.mark.parametrize(("name", "key"), [
+    ("nitrous oxide (nangs) weekends", "recreational_nitrous_oxide:yes"),
+    ("laughing gas", "recreational_nitrous_oxide:yes"),
+    ("Biotin 10,000 mcg", "supplement:biotin"), ("Viviscal", "supplement:biotin"),
+])
+def test_a_medicine_name_can_stand_for_a_field_of_the_case(name, key):
+    import follicle
+
+    a = follicle.assess({"format": "follicle-case/1", "age": 25, "sex": "male",
+                         "history": {"medications": [{"name": name}]}})
+    assert key in a.features.keys
+
+
+def test_unrecognised_medicines_are_named_beside_an_open_b12_question():
+    import follicle
+
+    a = follicle.assess({"format": "follicle-case/1", "age": 60, "sex": "female",
+                         "history": {"medications": [{"name": "Zyxomedin"}]}})
+    assert a.b12.status == "untested"
+    assert any("did not recognise 'Zyxomedin'" in n for n in a.b12.notes)

@@ -38,3 +38,17 @@ def test_a_widening_parting_during_shedding_is_looked_at_again_later():
     assert "pattern_loss_unmasked" in points
     assert "pattern_loss_unmasked" not in _points(
         hair=SHEDDING, history={"events": ["covid19"], "event_months_ago": 2})
+
+
+@pytest.mark.parametrize(("tsh", "fires"), [(12.0, True), (0.1, True), (2.0, False)])
+def test_amiodarone_with_an_abnormal_tsh_says_not_to_stop_it(tsh, fires):
+    points = _points(hair=SHEDDING, history={"medications": [{"name": "amiodarone"}]},
+                     labs=[{"test": "tsh", "value": tsh, "unit": "mIU/L"}])
+    assert ("amiodarone_thyroid" in points) is fires
+
+
+def test_weight_loss_on_a_glp1_medicine_is_not_an_unexplained_one():
+    fields = {"hair": SHEDDING, "symptoms": ["weight_loss"]}
+    assert "systemic" in _points(**fields)
+    assert "systemic" not in _points(**fields, history={"medications": [
+        {"name": "Wegovy", "months": 6}]})

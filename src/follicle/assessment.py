@@ -243,6 +243,9 @@ class Assessment:
             "labs": labs,
             "not_used": [f"medication {m!r} is not in the knowledge base, so it was not "
                          "taken into account" for m in self.features.unknown_medications]
+                        + [f"medication {m!r} was read as {k!r}, the nearest name follicle "
+                           "knows: correct it if that is wrong"
+                           for m, k in self.features.guessed_medications]
                         + [f"the earlier result {r} was not used: only the last result listed "
                            "for a test counts" for r in self.features.unused_labs],
             "references": refs,

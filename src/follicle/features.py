@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .case import CODES, Case
-from .kb.loader import KnowledgeBase, medicine_name
+from .kb.loader import KnowledgeBase, medicine_name, nearest_medicine
 from .kb.loader import unit_key as _unit
 from .units import as_entered
 
@@ -52,6 +52,8 @@ class Features:
     med_names: dict[str, list[str]] = field(default_factory=dict)  # class -> names as typed
     unknown_medications: list[str] = field(default_factory=list)
     unused_labs: list[str] = field(default_factory=list)  # earlier results of a repeated test
+    # (as typed, read as): a misspelt name taken to be the one known name a slip away
+    guessed_medications: list[tuple[str, str]] = field(default_factory=list)
     group: str = "adult_female"
 
 
@@ -114,8 +116,11 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
     timed: list[float | None] = []  # months on each medicine of a timed class
     med_names: dict[str, list[str]] = {}
     unknown: list[str] = []
+    guessed: list[tuple[str, str]] = []
     for m in h.medications:
         known = medicine_name(kb, m.name)
+        if known is None and (known := nearest_medicine(kb, m.name)) is not None:
+            guessed.append((m.name, known))
         if known is None:
             unknown.append(m.name)
             continue
@@ -166,7 +171,7 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
     return Features(keys=keys, age=case.age, sex=case.sex, hair=hair is not None, labs=labs,
                     shown=shown,
                     med_months=med_months, med_names=med_names, unknown_medications=unknown,
-                    unused_labs=unused_labs,
+                    unused_labs=unused_labs, guessed_medications=guessed,
                     group=_group(case.age, case.sex))
 
 

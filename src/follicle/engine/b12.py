@@ -247,12 +247,19 @@ def assess_b12(f: Features, kb: KnowledgeBase,
                 ll = inf.log_lr_at(labs[test], x_pre)
             else:  # the laboratory's own range decides normal or raised, as for the status
                 ll = inf.log_lr[0] if labs[test] <= upper else inf.log_lr[-1]
+            full = ll
             ll = lab.weakened(ll, keys, notes, labs[test])
-            add(f"lab:{test}", f"{lab.definition.name} {f.shown[test]}",
+            less = " (counted for less here: see the notes)" if abs(ll) < abs(full) else ""
+            add(f"lab:{test}", f"{lab.definition.name} {f.shown[test]}{less}",
                 math.exp(ll), inf.ref, inf.evidence, "lab")
     probability = sigmoid(x)
 
     status, decided, interps = _status(f, kb, reference_upper or {}, notes, low_folate)
+    if f.unknown_medications and status in ("untested", "indeterminate"):
+        names = ", ".join(repr(m) for m in f.unknown_medications)
+        notes.append(f"follicle did not recognise {names}: if one of them is metformin, an "
+                     "acid blocker (for heartburn or ulcers) or colchicine under another name, "
+                     "a B12 deficiency is more likely than shown here.")
     if f.age is not None and f.age < 16 and interps:
         notes.append("NICE NG239 covers people aged 16 and over: a child's B12 result is read "
                      "against children's ranges by their doctor, so treat this reading as a "

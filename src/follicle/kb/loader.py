@@ -161,7 +161,8 @@ class KnowledgeBase:
     raw: dict[str, Any] = field(repr=False)
     brands: dict[str, str] = field(default_factory=dict)  # brand name -> generic name
     marks: dict[str, frozenset[str]] = field(default_factory=dict)  # mark -> generic names
-    mark_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> "<mark>:yes"
+    # name -> keys it adds ("<mark>:yes" and medications.yaml keys)
+    mark_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # (keys, finding): the finding applies when none of the keys is present (TypeRequirement)
     requirements: tuple[tuple[frozenset[str], CompiledFinding], ...] = ()
 
@@ -222,6 +223,36 @@ _FORM_WORDS = frozenset((
     "cr", "la", "ec", "modified", "release", "slow", "prolonged", "daily", "weekly", "mg",
     "mcg", "ug", "µg", "g", "ml", "iu", "unit", "units", "micrograms", "milligrams"))
 _STRENGTH = re.compile(r"^[\d.,/]+(mg|mcg|ug|µg|g|ml|%|iu|units?)?$")
+
+
+def nearest_medicine(kb: KnowledgeBase, name: str) -> str | None:
+    """A misspelt medicine: the one known name (generic or brand, 6 letters or more) one
+    typing slip away from the name or its first word ("omeprazol", "Epilem chrono 500"):
+    a letter missing, added, changed or two swapped. None when there is none or more than
+    one, so a guess is never a coin toss."""
+    words = " ".join(name.lower().split()).replace("(", " ").replace(")", " ").split()
+    for typed in dict.fromkeys((" ".join(words), words[0] if words else "")):
+        if len(typed) < 6:
+            continue
+        found = {k for k in kb.medications if abs(len(k) - len(typed)) <= 1
+                 and len(k) >= 6 and _one_slip(typed, k)}
+        if len(found) == 1:
+            return found.pop()
+    return None
+
+
+def _one_slip(a: str, b: str) -> bool:
+    """Whether a and b differ by exactly one insertion, deletion, substitution or swap of
+    neighbouring letters."""
+    if a == b:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = next((i for i in range(len(short)) if short[i] != long[i]), len(short))
+    return short[i:] == long[i + 1:]
 
 
 def medicine_name(kb: KnowledgeBase, name: str) -> str | None:
@@ -448,7 +479,8 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
         marks=marks,
         mark_keys={name: keys for name in medications
                    if (keys := tuple(f"{m}:yes" for m, names in marks.items()
-                                     if brands.get(name, name) in names))},
+                                     if brands.get(name, name) in names)
+                       + tuple(meds_file.keys.get(brands.get(name, name), ())))},
         red_flags=tuple(triage_file.red_flags),
         rules=tuple(triage_file.rules),
         raw=raw,
@@ -599,6 +631,15 @@ def check_kb(version: str | None = None, directory: Path | None = None,
             bad(f"medicine {name!r} in 'also' is in no class", "medications.yaml also")
         for cls in sorted(set(classes) - known_classes - {"none"}):
             bad(f"medicine {name!r}: unknown class {cls!r}", "medications.yaml also")
+    from ..features import all_positive_keys
+
+    positive = set(all_positive_keys(kb))
+    for name, keys in (kb.raw.get("medications", {}).get("keys") or {}).items():
+        if name.lower() not in kb.medications:
+            bad(f"medicine {name!r} in 'keys' is in no class", "medications.yaml keys")
+        for key in keys:
+            if key not in positive:
+                bad(f"medicine {name!r}: unknown finding key {key!r}", "medications.yaml keys")
     for brand, generic in kb.brands.items():
         if generic not in kb.medications:
             bad(f"brand {brand!r} names {generic!r}, which no class lists", "medications.yaml")

@@ -436,6 +436,9 @@ class MedicationsFile(Strict):
     also: dict[str, list[str]] = Field(default_factory=dict)
     # marks across classes: {mark: {names, ref}}, e.g. medicines that harm an unborn baby
     marks: dict[str, MedicineMark] = Field(default_factory=dict)
+    # finding keys a medicine name stands for: {generic name: [key, ...]}, e.g. nitrous
+    # oxide listed as a medicine is recreational use
+    keys: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class RuleDef(Strict):
