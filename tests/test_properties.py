@@ -250,3 +250,16 @@ def test_testosterone_only_with_signs_of_androgen_excess():
     signs = [t.test for t in follicle.assess({**base, "symptoms": ["hirsutism", "acne"]})
              .next_tests]
     assert "testosterone" not in plain and "testosterone" in signs
+
+
+def test_small_red_cells_with_low_iron_do_not_count_against_b12():
+    base = {"format": "follicle-case/1", "age": 35, "sex": "female"}
+
+    def counted(ferritin: float) -> bool:
+        labs = [{"test": "mcv", "value": 74, "unit": "fL"},
+                {"test": "ferritin", "value": ferritin, "unit": "ug/L"}]
+        a = follicle.assess({**base, "labs": labs})
+        return any(c.source == "lab:mcv" for c in a.b12.contributions)
+
+    assert not counted(8)  # iron deficiency can hide the large cells of B12 deficiency
+    assert counted(80)

@@ -111,3 +111,12 @@ def test_a_point_below_the_headline_keeps_its_advice_but_not_its_timing() -> Non
     assert advice and advice in out  # stop biotin before the repeat: not lost
     biotin_action = next(r.action for r in a.rules if r.id == "biotin_lab_interference")
     assert biotin_action not in out or biotin_action == advice
+
+
+def test_uk_phone_numbers_are_said_to_be_the_uks() -> None:
+    from follicle.report import uk_numbers
+
+    point = {"id": "x", "level": "soon", "reason": "r", "action": "Call 999 or 111 now."}
+    assert uk_numbers({"red_flag_details": [point], "triage_reasons": []})
+    calm = {**point, "action": "Book within a few weeks."}
+    assert not uk_numbers({"red_flag_details": [], "triage_reasons": [calm]})

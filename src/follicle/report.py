@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
     from .assessment import Assessment
 
-__all__ = ["in_short", "percent", "print_report", "probability_words", "status_words", "times"]
+__all__ = ["in_short", "percent", "print_report", "probability_words", "status_words", "times",
+           "uk_numbers"]
 
 STATUS_WORDS = {
     "deficient": "Your B12 result is in the deficient range",
@@ -27,6 +28,9 @@ TRIAGE_WORDS = {
     "routine": "No rush: self-care or a routine visit",
 }
 
+UK_NUMBERS = ("The phone numbers are the UK's (999 for emergencies, 111 for urgent advice); in "
+              "the US call 911, or 988 in a mental-health crisis; elsewhere, use your local "
+              "emergency number.")
 NORMAL_SHEDDING = "normal_shedding"  # triage rule: no sign of more loss than normal
 B12_EVIDENCE = "b12-and-hair-evidence"  # the learn article on B12 and hair loss
 
@@ -173,6 +177,13 @@ def _what_to_do(rule: dict[str, Any], headline: str) -> str:
     return f"\n  → {rule['advice']}" if rule.get("advice") else ""
 
 
+def uk_numbers(d: dict[str, Any]) -> bool:
+    """Whether any point shown gives a UK phone number (999, 111), which then needs saying."""
+    return any(" 999" in f" {r['action']} {r.get('advice') or ''}" or
+               " 111" in f" {r['action']} {r.get('advice') or ''}"
+               for r in (*d["red_flag_details"], *d["triage_reasons"]))
+
+
 def percent(p: float) -> str:
     """A probability as a whole percentage, never a false 0% or 100%."""
     if 0 < p < 0.01:
@@ -234,6 +245,8 @@ def print_report(a: Assessment, console: Console) -> None:
         if r["id"] not in flagged:
             console.print(f"  • {esc(r['reason'])}" + esc(_what_to_do(r, d["triage"]))
                           .replace("\n  →", "\n    →"))
+    if uk_numbers(d):
+        console.print(f"  [dim]{esc(UK_NUMBERS)}[/dim]")
 
     if d["hair_complaint"]:
         t = Table(title="Hair-loss type", show_header=False, box=None)

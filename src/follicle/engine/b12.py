@@ -207,17 +207,19 @@ def assess_b12(f: Features, kb: KnowledgeBase,
     notes: list[str] = []
     macro = b12.macrocytosis_explained
     folate_low = macro.folate_low and "folate" in labs and _folate_deficient(kb, labs["folate"])
+    iron = b12.anaemia_explained
     if "mcv" in labs:
         lr = math.exp(_interp_points(curves.mcv.points, labs["mcv"]))
         if lr > 1.0 and (folate_low or any(k in keys for k in macro.keys)):
             notes.append(macro.note)
+        elif lr < 1.0 and labs.get("ferritin", math.inf) < iron.ferritin_below:
+            notes.append(MASKED_NOTE)  # low iron shrinks red cells, hiding B12's large ones
         else:
             add("lab:mcv", f"Red cell size (MCV) {f.shown['mcv']}", lr, kb.population.ref,
                 kb.population.evidence, "blood_count")
     if "hemoglobin" in labs:
         pts = curves.hemoglobin.male if f.sex == "male" else curves.hemoglobin.female
         lr = math.exp(_interp_points(pts, labs["hemoglobin"]))
-        iron = b12.anaemia_explained
         explained = labs.get("ferritin", math.inf) < iron.ferritin_below or any(
             k in keys for k in iron.conditions)
         # red cells not measured: low iron stores explain an anaemia first, so as if not large
@@ -281,6 +283,8 @@ def _folate_deficient(kb: KnowledgeBase, folate: float) -> bool:
     return any(i.primary and i.status == "deficient" for i in _band_status(kb, "folate", folate))
 
 
+MASKED_NOTE = ("Low iron makes red cells small and can hide the large cells of a B12 "
+               "deficiency, so small red cells are not counted against it here.")
 FOLATE_NOTE = ("Folate is low, and low folate raises homocysteine by itself: the homocysteine "
                "result is not counted for or against B12 deficiency.")
 

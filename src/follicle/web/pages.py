@@ -47,11 +47,13 @@ from ..questionnaire import (
 from ..report import (
     B12_EVIDENCE,
     TRIAGE_WORDS,
+    UK_NUMBERS,
     in_short,
     percent,
     probability_words,
     status_words,
     times,
+    uk_numbers,
 )
 from ..settings import Settings
 from ..units import as_entered
@@ -316,6 +318,7 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
         "in_short": in_short(d, kb.b12.explains_types.types,
                              {r.id for r in kb.red_flags if r.work_up_here}),
         "triage_words": TRIAGE_WORDS[d["triage"]], "flags": flags, "reasons": reasons,
+        "uk_numbers": UK_NUMBERS if uk_numbers(d) else None,
         "types_chart": _bars(types, "Type of hair loss", "types") if types else None,
         "causes_chart": _bars(causes, "Contributing causes (each on its own)", "causes")
         if causes else None,
