@@ -263,3 +263,15 @@ def test_small_red_cells_with_low_iron_do_not_count_against_b12():
 
     assert not counted(8)  # iron deficiency can hide the large cells of B12 deficiency
     assert counted(80)
+
+
+def test_a_near_certain_type_still_names_its_strongest_findings():
+    case = {"format": "follicle-case/1", "age": 6, "sex": "male",
+            "hair": {"onset": "sudden", "pattern": ["patches"], "scalp": ["scaling", "itch",
+                     "pustules", "redness"], "broken_hairs": True, "duration_months": 1},
+            "symptoms": ["swollen_glands"]}
+    a = follicle.assess(case)
+    top = a.hair_loss_types[0]
+    assert top.probability > 0.99
+    moves = a.explanations["types"][top.id]
+    assert moves and all(m["likelihood_ratio"] >= 2 for m in moves)

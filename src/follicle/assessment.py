@@ -93,20 +93,26 @@ class Assessment:
         ei = exps[i]
         static = self._tables.finding_type_static
         out: list[dict[str, Any]] = []
+        small: list[tuple[float, dict[str, Any]]] = []  # for a near-certain type, see below
         for cf, total in findings:
             delta = p - ei * cf.type_inv[i] / total
-            if -0.005 < delta < 0.005:
-                continue
             lr, ref = static[id(cf)][i]
-            if lr == 1 or (lr > 1) != (delta > 0):
+            if lr == 1 or (delta != 0 and (lr > 1) != (delta > 0)):
                 continue  # moved only through other types: "sudden onset lowered TE" misleads
-            out.append({
+            item = {
                 "finding": cf.id, "text": self._named(cf.id, cf.text), "likelihood_ratio": lr,
                 "change": round(delta, 4),
                 "direction": "raised" if delta > 0 else "lowered",
                 "ref": ref, "evidence": cf.evidence, "article": cf.article,
-            })
+            }
+            if -0.005 < delta < 0.005:
+                if lr >= 2:
+                    small.append((lr, item))
+                continue
+            out.append(item)
         out.sort(key=lambda m: -abs(float(m["change"])))
+        if not out and p >= 0.5:  # so sure that no one finding moves it: its strongest ones
+            out = [m for _, m in sorted(small, key=lambda x: -x[0])[:5]]
         return out
 
     def _named(self, finding: str, text: str) -> str:
