@@ -25,7 +25,7 @@ def test_a_likely_deficiency_says_whether_it_explains_the_hair_loss() -> None:
 def test_only_a_shown_deficiency_is_called_one() -> None:
     untested = in_short(_doc("telogen_effluvium", 0.9, 0.79), {"telogen_effluvium"})[1]
     assert untested.startswith("A B12 deficiency is likely (79%)")
-    assert "a blood test confirms it before treatment" in untested
+    assert "a blood test confirms it (blood taken before any B12 is started)" in untested
     grey = in_short(_doc("telogen_effluvium", 0.9, 0.6, "indeterminate"), set())[1]
     assert "grey zone" in grey and "not a known cause" in grey
     shown = in_short(_doc("telogen_effluvium", 0.9, 0.999, "deficient"), {"telogen_effluvium"})

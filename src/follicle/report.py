@@ -126,7 +126,8 @@ def in_short(d: dict[str, Any], explains: Collection[str],
             out.append(f"{low}: that needs treating for its own sake, but {NOT_A_CAUSE}.")
     elif p >= 0.5:  # likely, but no test has shown it yet: a test comes before treatment
         low = f"A B12 deficiency is {probability_words(p)} ({percent(p)})"
-        settle = {"untested": "a blood test confirms it before treatment",
+        settle = {"untested": "a blood test confirms it (blood taken before any B12 is "
+                              "started)",
                   "indeterminate": _grey(b)}.get(b["status"], "a repeat test settles it")
         if top is None:
             out.append(f"{low}: {settle}.")
