@@ -52,3 +52,34 @@ def test_weight_loss_on_a_glp1_medicine_is_not_an_unexplained_one():
     assert "systemic" in _points(**fields)
     assert "systemic" not in _points(**fields, history={"medications": [
         {"name": "Wegovy", "months": 6}]})
+
+
+def test_a_likely_untested_b12_deficiency_puts_a_b12_test_first():
+    a = follicle.assess({"format": "follicle-case/1", "age": 26, "sex": "female",
+                         "hair": SHEDDING, "history": {"diet": "vegan"},
+                         "symptoms": ["fatigue", "sore_tongue"]})
+    assert a.b12.status == "untested" and a.b12.probability >= 0.4
+    assert a.next_tests[0].test == "b12"
+
+
+def test_in_pregnancy_total_b12_is_not_suggested():
+    a = follicle.assess({"format": "follicle-case/1", "age": 30, "sex": "female",
+                         "hair": SHEDDING, "symptoms": ["fatigue", "sore_tongue"],
+                         "history": {"diet": "vegan", "pregnant": True}})
+    tests = [t.test for t in a.next_tests]
+    assert tests[0] == "active_b12" and "b12" not in tests
+
+
+def test_a_medicine_that_can_stop_white_cells_names_the_signs_to_act_on():
+    on = _points(hair=SHEDDING, history={"medications": [{"name": "carbimazole"}]})
+    assert "white_cells_medicine" in on
+    feverish = _points(hair=SHEDDING, symptoms=["fever"],
+                       history={"medications": [{"name": "carbimazole"}]})
+    assert "white_cells_medicine" not in feverish  # the fever warning says it, at once
+
+
+def test_chemotherapy_hair_loss_does_not_ask_for_another_medicine():
+    points = _points(hair={"onset": "sudden", "pattern": ["diffuse"], "duration_months": 1},
+                     history={"events": ["chemotherapy"], "event_months_ago": 1,
+                              "medications": [{"name": "docetaxel"}]})
+    assert "medicine_may_cause" not in points

@@ -43,7 +43,8 @@ def status_words(b12: dict[str, Any], words: dict[str, str]) -> str:
                   and i.get("primary")), None)
     if (b12["status"] == "deficient" and decided == "active_b12" and total is not None
             and total["status"] != "deficient"):
-        return ("Your active B12 result shows a deficiency; total B12 was not low, and NICE "
+        was = "only borderline" if total["status"] == "indeterminate" else "not low"
+        return (f"Your active B12 result shows a deficiency; total B12 was {was}, and NICE "
                 "reads active B12 first")
     if b12["status"] == "deficient" and decided in ("mma", "homocysteine"):
         name = "MMA" if decided == "mma" else "homocysteine"

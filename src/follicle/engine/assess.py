@@ -49,7 +49,8 @@ def assess(case: Case | dict[str, Any], *, kb: KnowledgeBase | None = None) -> A
     # a result that may be false (biotin) is repeated before a work-up builds on it
     first = [(test, r.reason, True) for r in (*flags, *rules) for test in r.retest
              if test in f.labs]
-    first += [(test, r.reason, False) for r in (*flags, *rules) for test in r.tests]
+    first += [(test, r.reason, False) for r in (*flags, *rules) for test in r.tests
+              if not any(k in f.keys for k in kb.labs[test].definition.not_when)]
     tests = rank_tests(f, kb, b12.probability, cause_p, b12.status, first, ctx)
     if any(r.no_tests for r in (*flags, *rules)):  # e.g. no sign of more loss than normal
         asked = {test for test, _, _ in first}
