@@ -99,17 +99,19 @@ class Assessment:
             lr, ref = static[id(cf)][i]
             if lr == 1 or (delta != 0 and (lr > 1) != (delta > 0)):
                 continue  # moved only through other types: "sudden onset lowered TE" misleads
+            near_zero = -0.005 < delta < 0.005
+            if near_zero and lr < 2:
+                continue
             item = {
                 "finding": cf.id, "text": self._named(cf.id, cf.text), "likelihood_ratio": lr,
                 "change": round(delta, 4),
                 "direction": "raised" if delta > 0 else "lowered",
                 "ref": ref, "evidence": cf.evidence, "article": cf.article,
             }
-            if -0.005 < delta < 0.005:
-                if lr >= 2:
-                    small.append((lr, item))
-                continue
-            out.append(item)
+            if near_zero:
+                small.append((lr, item))
+            else:
+                out.append(item)
         out.sort(key=lambda m: -abs(float(m["change"])))
         if not out and p >= 0.5:  # so sure that no one finding moves it: its strongest ones
             out = [m for _, m in sorted(small, key=lambda x: -x[0])[:5]]
