@@ -83,3 +83,30 @@ def test_chemotherapy_hair_loss_does_not_ask_for_another_medicine():
                      history={"events": ["chemotherapy"], "event_months_ago": 1,
                               "medications": [{"name": "docetaxel"}]})
     assert "medicine_may_cause" not in points
+
+
+@pytest.mark.parametrize(("ferritin", "point"), [(22, "iron_stores_low"), (10, "iron_deficient")])
+def test_a_ferritin_below_30_gets_iron_advice(ferritin, point):
+    points = _points(hair=SHEDDING, labs=[{"test": "ferritin", "value": ferritin, "unit": "ug/L"}])
+    assert point in points
+
+
+def test_memory_problems_alone_with_b12_untested_are_not_a_two_day_warning():
+    a = follicle.assess({"format": "follicle-case/1", "age": 72, "sex": "female",
+                         "hair": SHEDDING, "symptoms": ["memory_problems"],
+                         "history": {"medications": [{"name": "metformin", "months": 72}]}})
+    assert a.b12.status == "untested" and a.b12.probability < 0.5
+    assert "neuro_b12" not in {r.id for r in a.red_flags} and a.triage == "soon"
+    tingling = follicle.assess({"format": "follicle-case/1", "age": 72, "sex": "female",
+                                "hair": SHEDDING, "symptoms": ["pins_and_needles"],
+                                "history": {"medications": [{"name": "metformin",
+                                                             "months": 72}]}})
+    assert "neuro_b12" in {r.id for r in tingling.red_flags}
+
+
+def test_weight_loss_in_an_older_person_is_looked_into_even_as_an_event():
+    fields = {"hair": SHEDDING, "history": {"events": ["rapid_weight_loss"],
+                                            "event_months_ago": 3}}
+    assert "systemic" not in _points(**fields)  # at 40: usually a diet
+    old = follicle.assess({"format": "follicle-case/1", "age": 90, "sex": "female", **fields})
+    assert "systemic" in {r.id for r in old.red_flags}
