@@ -110,3 +110,37 @@ def test_weight_loss_in_an_older_person_is_looked_into_even_as_an_event():
     assert "systemic" not in _points(**fields)  # at 40: usually a diet
     old = follicle.assess({"format": "follicle-case/1", "age": 90, "sex": "female", **fields})
     assert "systemic" in {r.id for r in old.red_flags}
+
+
+def test_nitrous_oxide_users_are_offered_homocysteine_or_mma_not_total_b12():
+    a = follicle.assess({"format": "follicle-case/1", "age": 20, "sex": "female",
+                         "hair": SHEDDING, "symptoms": ["numbness", "pins_and_needles"],
+                         "history": {"recreational_nitrous_oxide": True}})
+    tests = [t.test for t in a.next_tests]
+    assert tests[0] in ("homocysteine", "mma") and "b12" not in tests
+
+
+def test_a_vegan_deficiency_is_put_down_to_the_diet():
+    a = follicle.assess({"format": "follicle-case/1", "age": 16, "sex": "female",
+                         "hair": SHEDDING, "history": {"diet": "vegan"},
+                         "labs": [{"test": "b12", "value": 120, "unit": "ng/L"}]})
+    ids = {r.id for r in a.rules}
+    assert "b12_deficient_diet" in ids and "b12_deficient" not in ids
+
+
+def test_a_child_with_a_dietary_b12_deficiency_is_not_told_to_take_a_supplement_only():
+    a = follicle.assess({"format": "follicle-case/1", "age": 1, "sex": "female",
+                         "history": {"diet": "vegan"}, "symptoms": ["fatigue", "tremor"],
+                         "labs": [{"test": "b12", "value": 90, "unit": "ng/L"}]})
+    ids = {r.id for r in (*a.red_flags, *a.rules)}
+    assert "b12_deficient_diet" not in ids and "child_b12" in ids and a.triage == "urgent"
+
+
+def test_a_central_thyroid_pattern_after_a_birth_is_urgent():
+    a = follicle.assess({"format": "follicle-case/1", "age": 32, "sex": "female",
+                         "hair": SHEDDING, "history": {"events": ["childbirth"],
+                                                       "event_months_ago": 2},
+                         "labs": [{"test": "tsh", "value": 1.1, "unit": "mIU/L"},
+                                  {"test": "free_t4", "value": 6, "unit": "pmol/L"}]})
+    assert "pituitary_failure" in {r.id for r in (*a.red_flags, *a.rules)}
+    assert a.triage == "urgent"
