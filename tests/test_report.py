@@ -120,3 +120,23 @@ def test_uk_phone_numbers_are_said_to_be_the_uks() -> None:
     assert uk_numbers({"red_flag_details": [point], "triage_reasons": []})
     calm = {**point, "action": "Book within a few weeks."}
     assert not uk_numbers({"red_flag_details": [], "triage_reasons": [calm]})
+
+
+def test_no_ranking_is_shown_when_nothing_shows_more_loss_than_normal() -> None:
+    from rich.console import Console
+
+    from follicle import assess
+    from follicle.report import NOT_RANKED, print_report
+    from follicle.web.pages import result_view
+
+    case = {"format": "follicle-case/1", "age": 30, "sex": "female",
+            "hair": {"shedding": False, "pull_test": "negative"}}
+    a = assess(case)
+    d = a.to_dict()
+    assert any(r["id"] == "normal_shedding" for r in d["triage_reasons"])
+    console = Console(width=200, record=True)
+    print_report(a, console)
+    out = console.export_text()
+    assert NOT_RANKED in out and "Hair-loss type" not in out
+    view = result_view(d, case)
+    assert view["types_chart"] is None and view["not_ranked"] == NOT_RANKED

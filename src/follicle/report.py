@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
     from .assessment import Assessment
 
-__all__ = ["in_short", "percent", "print_report", "probability_words", "status_words", "times",
-           "uk_numbers"]
+__all__ = ["in_short", "normal_shedding", "percent", "print_report", "probability_words",
+           "status_words", "times", "uk_numbers"]
 
 STATUS_WORDS = {
     "deficient": "Your B12 result is in the deficient range",
@@ -44,8 +44,8 @@ def status_words(b12: dict[str, Any], words: dict[str, str]) -> str:
     if (b12["status"] == "deficient" and decided == "active_b12" and total is not None
             and total["status"] != "deficient"):
         was = "only borderline" if total["status"] == "indeterminate" else "not low"
-        return (f"Your active B12 result shows a deficiency; total B12 was {was}, and NICE "
-                "reads active B12 first")
+        return (f"Your active B12 result shows a deficiency; total B12 was {was}, and active "
+                "B12 is the more specific test")
     if b12["status"] == "deficient" and decided in ("mma", "homocysteine"):
         name = "MMA" if decided == "mma" else "homocysteine"
         if not any(i["test"] in ("b12", "active_b12") for i in b12.get("interpretations", ())):
@@ -109,7 +109,7 @@ def in_short(d: dict[str, Any], explains: Collection[str],
     b = d["b12"]
     p = float(b["probability"])
     top = d["hair_loss_types"][0] if d["hair_complaint"] and d["hair_loss_types"] else None
-    if any(r["id"] == NORMAL_SHEDDING for r in d.get("triage_reasons", ())):
+    if normal_shedding(d):
         out.append("Nothing in your answers shows more hair loss than normal.")
     elif top is not None:
         tp = float(top["probability"])
@@ -177,6 +177,15 @@ def _what_to_do(rule: dict[str, Any], headline: str) -> str:
     if rule["level"] == headline:
         return f"\n  → {rule['action']}"
     return f"\n  → {rule['advice']}" if rule.get("advice") else ""
+
+
+NOT_RANKED = ("No type or cause of hair loss is ranked: nothing in your answers shows more "
+              "hair loss than normal, and a ranking would suggest a problem that is not there.")
+
+
+def normal_shedding(d: dict[str, Any]) -> bool:
+    """Whether the answers show no more hair loss than normal (the normal_shedding rule)."""
+    return any(r["id"] == NORMAL_SHEDDING for r in d.get("triage_reasons", ()))
 
 
 def uk_numbers(d: dict[str, Any]) -> bool:
@@ -250,7 +259,9 @@ def print_report(a: Assessment, console: Console) -> None:
     if uk_numbers(d):
         console.print(f"  [dim]{esc(UK_NUMBERS)}[/dim]")
 
-    if d["hair_complaint"]:
+    if d["hair_complaint"] and normal_shedding(d):
+        console.print(NOT_RANKED)
+    elif d["hair_complaint"]:
         t = Table(title="Hair-loss type", show_header=False, box=None)
         for item in d["hair_loss_types"][:5]:
             t.add_row(item["name"], _bar(item["probability"]), percent(item["probability"]))

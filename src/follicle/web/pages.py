@@ -46,9 +46,11 @@ from ..questionnaire import (
 )
 from ..report import (
     B12_EVIDENCE,
+    NOT_RANKED,
     TRIAGE_WORDS,
     UK_NUMBERS,
     in_short,
+    normal_shedding,
     percent,
     probability_words,
     status_words,
@@ -281,8 +283,9 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
     b = d["b12"]
     ref_index = {r["id"]: i + 1 for i, r in enumerate(d["references"])}
     refs = [{**r, "n": i + 1, "link": _ref_link(r)} for i, r in enumerate(d["references"])]
-    types = d["hair_loss_types"][:5] if d["hair_complaint"] else []
-    causes = d["contributing_causes"][:6] if d["hair_complaint"] else []
+    ranked = d["hair_complaint"] and not normal_shedding(d)  # no loss beyond normal: no ranking
+    types = d["hair_loss_types"][:5] if ranked else []
+    causes = d["contributing_causes"][:6] if ranked else []
     ex = d["explanations"]
     why = []
     for t in types[:3]:
@@ -319,6 +322,7 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
                              {r.id for r in kb.red_flags if r.work_up_here}),
         "triage_words": TRIAGE_WORDS[d["triage"]], "flags": flags, "reasons": reasons,
         "uk_numbers": UK_NUMBERS if uk_numbers(d) else None,
+        "not_ranked": NOT_RANKED if d["hair_complaint"] and not ranked else None,
         "types_chart": _bars(types, "Type of hair loss", "types") if types else None,
         "causes_chart": _bars(causes, "Contributing causes (each on its own)", "causes")
         if causes else None,
