@@ -79,3 +79,12 @@ def test_a_converted_value_is_shown_without_an_exponent() -> None:
 
     assert [significant(x) for x in (1100.0, 1558.2, 812.34, 45.67, 0.4567)] == [
         "1100", "1558", "812", "45.7", "0.457"]
+
+
+@pytest.mark.parametrize("unit", ["mU/L", "uU/mL", "mIU/L", "uIU/mL"])
+def test_tsh_is_read_in_the_units_uk_and_us_labs_print(unit):
+    import follicle
+
+    a = follicle.assess({"format": "follicle-case/1", "age": 40, "sex": "female",
+                         "labs": [{"test": "tsh", "value": 12, "unit": unit}]})
+    assert a.features.labs["tsh"] == pytest.approx(12.0)
