@@ -117,6 +117,7 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
     med_names: dict[str, list[str]] = {}
     unknown: list[str] = []
     guessed: list[tuple[str, str]] = []
+    minoxidil_months: list[float | None] = []
     for m in h.medications:
         known = medicine_name(kb, m.name)
         if known is None and (known := nearest_medicine(kb, m.name)) is not None:
@@ -124,7 +125,10 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         if known is None:
             unknown.append(m.name)
             continue
-        keys.update(kb.mark_keys.get(known, ()))
+        marked = kb.mark_keys.get(known, ())
+        keys.update(marked)
+        if "minoxidil:yes" in marked:
+            minoxidil_months.append(m.months)
         classes = (kb.medications[known], *kb.medication_also.get(known, ()))
         if any(c in _TIMED_CLASSES for c in classes):
             timed.append(m.months)
@@ -135,12 +139,11 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
             med_names.setdefault(cls, []).append(m.name)
             prev = med_months.get(cls)
             med_months[cls] = m.months if prev is None else max(prev, m.months or 0)
-    if "minoxidil:yes" in keys:  # its early shed comes in the first months of use
-        months = [m.months for m in h.medications
-                  if "minoxidil:yes" in kb.mark_keys.get(medicine_name(kb, m.name) or "", ())]
-        if any(m is not None and m <= MINOXIDIL_EARLY_MONTHS for m in months) or (
-                "event:started_new_medication" in keys and all(m is None for m in months)):
-            add("minoxidil:started_recently")
+    if minoxidil_months and (  # its early shed comes in the first months of use
+            any(m is not None and m <= MINOXIDIL_EARLY_MONTHS for m in minoxidil_months)
+            or ("event:started_new_medication" in keys
+                and all(m is None for m in minoxidil_months))):
+        add("minoxidil:started_recently")
     if (h.medications and not unknown and not (set(med_months) & _SHEDDING_CLASSES)
             and "minoxidil:yes" not in keys):  # minoxidil's early shed: its own finding
         add("med:no_hair_loss_drug")

@@ -7,6 +7,8 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from .engine.b12 import B12_TESTS
+from .engine.nexttests import NEEDED, REPEAT
+from .engine.tables import tables
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -156,7 +158,7 @@ def in_short(d: dict[str, Any], explains: Collection[str],
     first = tests[0]["name"] if tests else None
     # a warning sign whose work-up is not a test follicle knows (a biopsy, a scan, an HIV
     # test): the doctor's tests for it come first, not the most informative blood test
-    own_work_up = bool(tests) and any(n.startswith(("Needed because", "A repeat"))
+    own_work_up = bool(tests) and any(n.startswith((NEEDED, REPEAT))
                                       for n in tests[0].get("notes", ()))
     if first and not own_work_up and any(r["level"] == d["triage"]
                                          and r["id"] not in work_up_here
@@ -190,9 +192,9 @@ def normal_shedding(d: dict[str, Any]) -> bool:
 
 def uk_numbers(d: dict[str, Any]) -> bool:
     """Whether any point shown gives a UK phone number (999, 111), which then needs saying."""
-    return any(" 999" in f" {r['action']} {r.get('advice') or ''}" or
-               " 111" in f" {r['action']} {r.get('advice') or ''}"
-               for r in (*d["red_flag_details"], *d["triage_reasons"]))
+    shown = (f" {r['action']} {r.get('advice') or ''}"
+             for r in (*d["red_flag_details"], *d["triage_reasons"]))
+    return any(" 999" in text or " 111" in text for text in shown)
 
 
 def percent(p: float) -> str:
@@ -221,9 +223,8 @@ def print_report(a: Assessment, console: Console) -> None:
 
     d: dict[str, Any] = a.to_dict()
     b = d["b12"]
-    here = {r.id for r in a.kb.red_flags if r.work_up_here}
     console.print(Panel("\n".join(esc(line) for line in in_short(
-        d, a.kb.b12.explains_types.types, here)), title="In short"))
+        d, a.kb.b12.explains_types.types, tables(a.kb).work_up_here)), title="In short"))
     style = {"urgent": "bold white on red", "soon": "bold black on yellow",
              "routine": "bold black on green"}[d["triage"]]
     if d["red_flag_details"]:

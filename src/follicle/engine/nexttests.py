@@ -20,7 +20,11 @@ from .tables import tables
 
 MIN_BITS = 0.05  # below this a test would hardly change anything: not suggested
 
-__all__ = ["NextTest", "expected_information_gain", "rank_tests"]
+__all__ = ["NEEDED", "REPEAT", "NextTest", "expected_information_gain", "rank_tests"]
+
+# how a test that a fired rule asks for is marked in its notes (the summary looks for these)
+NEEDED = "Needed because"
+REPEAT = "A repeat, because"
 
 
 class NextTest(NamedTuple):
@@ -151,6 +155,6 @@ def _lead_with(ranked: list[NextTest], first: Sequence[tuple[str, str, bool]],
         if (test in done) is not repeat or any(h.test == test for h in head):
             continue
         t = by_test.pop(test, None) or NextTest(test, 0.0, (), ())
-        why = "A repeat, because" if repeat else "Needed because"
+        why = REPEAT if repeat else NEEDED
         head.append(t._replace(notes=(f"{why}: {reason}", *t.notes)))
     return head + [t for t in ranked if t.test in by_test]

@@ -74,6 +74,7 @@ class Tables:
     article_by_key: dict[str, str]
     references: dict[str, dict[str, Any]]  # id -> its JSON form
     rules_json: dict[str, dict[str, Any]]  # rule id -> its JSON form
+    work_up_here: frozenset[str]  # red flags whose work-up is among the ranked tests
     references_bytes: dict[str, orjson.Fragment]  # the same, serialised once
     rules_bytes: dict[str, orjson.Fragment]
 
@@ -159,6 +160,7 @@ def _build(kb: KnowledgeBase) -> Tables:
         article_by_key=article_by_key,
         references=references,
         rules_json=rules_json,
+        work_up_here=frozenset(r.id for r in kb.red_flags if r.work_up_here),
         references_bytes={k: orjson.Fragment(orjson.dumps(v)) for k, v in references.items()},
         rules_bytes={k: orjson.Fragment(orjson.dumps(v)) for k, v in rules_json.items()},
     )

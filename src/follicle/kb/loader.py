@@ -455,6 +455,7 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
     also.update({b: also[g] for b, g in brands.items() if g in also and b not in also})
 
     marks = {m: frozenset(n.lower() for n in mark.names) for m, mark in meds_file.marks.items()}
+    name_keys = {n.lower(): tuple(keys) for n, keys in meds_file.keys.items()}
     return KnowledgeBase(
         version=version,
         directory=directory,
@@ -480,7 +481,7 @@ def _compile_dir(directory: Path, version: str) -> KnowledgeBase:
         mark_keys={name: keys for name in medications
                    if (keys := tuple(f"{m}:yes" for m, names in marks.items()
                                      if brands.get(name, name) in names)
-                       + tuple(meds_file.keys.get(brands.get(name, name), ())))},
+                       + name_keys.get(brands.get(name, name), ()))},
         red_flags=tuple(triage_file.red_flags),
         rules=tuple(triage_file.rules),
         raw=raw,

@@ -32,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..engine.b12 import B12_TESTS
+from ..engine.tables import tables
 from ..errors import CaseError, FollicleError, NotFoundError
 from ..learn import summary_of
 from ..questionnaire import (
@@ -318,8 +319,7 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
                     if lab["test"] in B12_TESTS]
     return {
         "a": d, "b12": b, "b12_words": status_words(b, STATUS_WORDS),
-        "in_short": in_short(d, kb.b12.explains_types.types,
-                             {r.id for r in kb.red_flags if r.work_up_here}),
+        "in_short": in_short(d, kb.b12.explains_types.types, tables(kb).work_up_here),
         "triage_words": TRIAGE_WORDS[d["triage"]], "flags": flags, "reasons": reasons,
         "uk_numbers": UK_NUMBERS if uk_numbers(d) else None,
         "not_ranked": NOT_RANKED if d["hair_complaint"] and not ranked else None,
