@@ -65,3 +65,17 @@ def test_no_sign_of_extra_hair_loss_is_called_normal_and_asks_for_no_test() -> N
     assert a.next_tests == []
     shedding = {**worried, "hair": {**worried["hair"], "shedding": True}}
     assert "normal_shedding" not in [r.id for r in follicle.assess(shedding).rules]
+
+
+def test_normal_shedding_still_asks_for_the_b12_test_the_b12_question_needs() -> None:
+    # NICE NG239: a B12 test for a symptom (a sore tongue) with a risk factor (coeliac
+    # disease), whatever the hair; the hair gives no reason for any other test
+    case = {"format": "follicle-case/1", "age": 31, "sex": "male",
+            "hair": {"shedding": False},
+            "history": {"conditions": ["coeliac"]}, "symptoms": ["fatigue", "sore_tongue"]}
+    a = follicle.assess(case)
+    assert [r.id for r in a.rules] == ["normal_shedding"]
+    tests = [t.test for t in a.next_tests]
+    assert tests and set(tests) <= {"b12", "active_b12", "mma", "homocysteine"}
+    assert "b12" in tests[:3]
+    assert not any("most likely type" in n for n in a.b12.notes)

@@ -126,7 +126,7 @@ def test_no_ranking_is_shown_when_nothing_shows_more_loss_than_normal() -> None:
     from rich.console import Console
 
     from follicle import assess
-    from follicle.report import NOT_RANKED, print_report
+    from follicle.report import NOT_RANKED, in_short, print_report
     from follicle.web.pages import result_view
 
     case = {"format": "follicle-case/1", "age": 30, "sex": "female",
@@ -140,3 +140,4 @@ def test_no_ranking_is_shown_when_nothing_shows_more_loss_than_normal() -> None:
     assert NOT_RANKED in out and "Hair-loss type" not in out
     view = result_view(d, case)
     assert view["types_chart"] is None and view["not_ranked"] == NOT_RANKED
+    assert "behind this hair loss" not in " ".join(in_short(d, ()))

@@ -110,7 +110,8 @@ def in_short(d: dict[str, Any], explains: Collection[str],
     out: list[str] = []
     b = d["b12"]
     p = float(b["probability"])
-    top = d["hair_loss_types"][0] if d["hair_complaint"] and d["hair_loss_types"] else None
+    top = (d["hair_loss_types"][0] if d["hair_complaint"] and d["hair_loss_types"]
+           and not normal_shedding(d) else None)  # no loss beyond normal: no type to name
     if normal_shedding(d):
         out.append("Nothing in your answers shows more hair loss than normal.")
     elif top is not None:

@@ -8,7 +8,7 @@ from ..assessment import Assessment
 from ..case import Case, parse_case
 from ..features import extract
 from ..kb.loader import KnowledgeBase, load_kb
-from .b12 import assess_b12
+from .b12 import B12_TESTS, assess_b12
 from .differential import differential
 from .nexttests import rank_tests
 from .predicates import Context
@@ -41,20 +41,21 @@ def assess(case: Case | dict[str, Any], *, kb: KnowledgeBase | None = None) -> A
     diff = differential(f, kb, b12.probability)
     cause_p = {cid: st.probability for cid, st in diff.causes.items()}
     type_p = dict(zip(diff.type_ids, diff.type_probs, strict=True)) if f.hair else {}
-    if type_p and (b12.status == "deficient" or b12.probability >= 0.5):
-        _b12_explains(b12.notes, type_p, kb)
     ctx = Context(f.keys, f.age, f.sex, f.hair, f.labs, b12.status, b12.probability,
                   type_p, cause_p)
     level, flags, rules = triage(ctx, kb)
+    no_tests = any(r.no_tests for r in (*flags, *rules))  # e.g. no more loss than normal
+    if type_p and not no_tests and (b12.status == "deficient" or b12.probability >= 0.5):
+        _b12_explains(b12.notes, type_p, kb)
     # a result that may be false (biotin) is repeated before a work-up builds on it
     first = [(test, r.reason, True) for r in (*flags, *rules) for test in r.retest
              if test in f.labs]
     first += [(test, r.reason, False) for r in (*flags, *rules) for test in r.tests
               if not any(k in f.keys for k in kb.labs[test].definition.not_when)]
     tests = rank_tests(f, kb, b12.probability, cause_p, b12.status, first, ctx)
-    if any(r.no_tests for r in (*flags, *rules)):  # e.g. no sign of more loss than normal
+    if no_tests:  # nothing about the hair calls for a test; the B12 question still may
         asked = {test for test, _, _ in first}
-        tests = [t for t in tests if t.test in asked]
+        tests = [t for t in tests if t.test in asked or t.test in B12_TESTS]
     return Assessment(case=parsed, kb=kb, features=f, b12=b12, diff=diff, triage=level,
                       red_flags=flags, rules=rules, next_tests=tests)
 
