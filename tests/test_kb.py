@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -189,3 +190,33 @@ def test_unrecognised_medicines_are_named_beside_an_open_b12_question():
                          "history": {"medications": [{"name": "Zyxomedin"}]}})
     assert a.b12.status == "untested"
     assert any("did not recognise 'Zyxomedin'" in n for n in a.b12.notes)
+
+
+def _cause(case: dict[str, Any], cause: str) -> float:
+    import follicle
+
+    a = follicle.assess({"format": "follicle-case/1", **case})
+    return next(c.probability for c in a.contributing_causes if c.id == cause)
+
+
+def test_an_anaemia_with_large_red_cells_counts_little_for_iron_deficiency() -> None:
+    # large red cells point to B12 or folate (Kaferle 2009); the low haemoglobin alone used
+    # to push iron deficiency above 60% beside a B12 of 98 pmol/L
+    base = {"age": 64, "sex": "female", "hair": {"pattern": "diffuse", "shedding": True},
+            "symptoms": ["fatigue", "pale_skin", "breathlessness"],
+            "labs": [{"test": "hemoglobin", "value": 96, "unit": "g/L"}]}
+    normal = _cause({**base, "labs": [*base["labs"],
+                                      {"test": "mcv", "value": 90, "unit": "fL"}]},
+                    "iron_deficiency")
+    large = _cause({**base, "labs": [*base["labs"],
+                                     {"test": "mcv", "value": 109, "unit": "fL"}]},
+                   "iron_deficiency")
+    assert large < 0.3 < normal
+
+
+def test_brittle_nails_given_twice_count_once() -> None:
+    base = {"age": 30, "sex": "female", "hair": {"pattern": "diffuse", "shedding": True}}
+    once = _cause({**base, "hair": {**base["hair"], "nails": ["brittle"]}}, "iron_deficiency")
+    twice = _cause({**base, "hair": {**base["hair"], "nails": ["brittle"]},
+                    "symptoms": ["brittle_nails"]}, "iron_deficiency")
+    assert twice == pytest.approx(once)

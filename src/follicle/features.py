@@ -21,6 +21,7 @@ _HISTORY_FLAGS = ("pregnant", "breastfeeding", "recreational_nitrous_oxide", "he
                   "heavy_alcohol")
 LATE_EVENT_MONTHS = 6.0
 MINOXIDIL_EARLY_MONTHS = 4.0  # minoxidil's early shed: within its first 2-3 months of use
+MACROCYTIC_MCV = 100.0  # fL: large red cells (Kaferle 2009)
 AFTER_ONSET_MONTHS = 1.0  # started this long after the hair loss began: not its trigger
 # medicine classes (medications.yaml) that can cause or worsen hair loss
 _SHEDDING_CLASSES = frozenset({"hair_loss_drug", "retinoid", "anticoagulant", "antithyroid",
@@ -171,6 +172,8 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
         add(f"lab:{lab.test}")
     if case.age is not None and case.age < 16:
         add("child")
+    if labs.get("mcv", 0.0) > MACROCYTIC_MCV:
+        add("macrocytic")
     return Features(keys=keys, age=case.age, sex=case.sex, hair=hair is not None, labs=labs,
                     shown=shown,
                     med_months=med_months, med_names=med_names, unknown_medications=unknown,

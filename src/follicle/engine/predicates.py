@@ -186,8 +186,8 @@ def validate_predicate(pred: Any, kb: KnowledgeBase, _path: str = "when") -> lis
 
     known_keys = set(all_positive_keys(kb)) | {
         k.replace(":yes", ":no") for k in all_positive_keys(kb) if k.endswith(":yes")}
-    known_keys |= {f"med:{c}" for c in set(kb.medications.values())} | {"child",
-                                                                          "med:no_hair_loss_drug"}
+    known_keys |= {f"med:{c}" for c in set(kb.medications.values())} | {
+        "child", "macrocytic", "med:no_hair_loss_drug"}
     known_keys |= {f"lab:{t}" for t in kb.labs} | {f"{m}:yes" for m in kb.marks}
     known_keys |= {"med:started_long_before", "med:started_after", "minoxidil:started_recently"}
     problems: list[str] = []
