@@ -220,3 +220,18 @@ def test_brittle_nails_given_twice_count_once() -> None:
     twice = _cause({**base, "hair": {**base["hair"], "nails": ["brittle"]},
                     "symptoms": ["brittle_nails"]}, "iron_deficiency")
     assert twice == pytest.approx(once)
+
+
+def test_hiv_and_the_pill_make_a_low_total_b12_less_certain_not_more() -> None:
+    # BSH 2014: both lower total B12 without a true deficiency
+    import follicle
+
+    def p(**history: Any) -> float:
+        return follicle.assess({"format": "follicle-case/1", "age": 30, "sex": "female",
+                                "history": history,
+                                "labs": [{"test": "b12", "value": 150, "unit": "ng/L"}]}
+                               ).b12.probability
+
+    plain = p()
+    assert p(conditions=["hiv"]) < plain
+    assert p(medications=[{"name": "ethinylestradiol"}]) < plain

@@ -144,3 +144,31 @@ def test_a_central_thyroid_pattern_after_a_birth_is_urgent():
                                   {"test": "free_t4", "value": 6, "unit": "pmol/L"}]})
     assert "pituitary_failure" in {r.id for r in (*a.red_flags, *a.rules)}
     assert a.triage == "urgent"
+
+
+@pytest.mark.parametrize(("sex", "age", "pregnant", "point"), [
+    ("female", 28, False, "pregnancy_prevention"),
+    ("female", 28, True, "pregnancy_teratogen"),
+    ("female", 55, False, None),
+    ("male", 28, False, None)])
+def test_spironolactone_needs_contraception_and_is_urgent_in_pregnancy(sex, age, pregnant,
+                                                                      point):
+    # anti-androgens are used with effective contraception (Teede 2023: male fetus)
+    a = follicle.assess({"format": "follicle-case/1", "age": age, "sex": sex,
+                         "hair": SHEDDING, "history": {
+                             "pregnant": pregnant if sex == "female" else None,
+                             "medications": [{"name": "spironolactone"}]}})
+    points = {r.id for r in (*a.red_flags, *a.rules)}
+    wanted = {"pregnancy_prevention", "pregnancy_teratogen"}
+    assert points & wanted == ({point} if point else set())
+
+
+@pytest.mark.parametrize(("medicine", "fires"), [
+    ("Kaletra", True), ("lamivudine", True), ("dolutegravir", False)])
+def test_hiv_medicines_reported_to_cause_hair_loss_are_not_to_be_stopped_alone(medicine,
+                                                                               fires):
+    a = follicle.assess({"format": "follicle-case/1", "age": 40, "sex": "male",
+                         "hair": SHEDDING, "history": {"conditions": ["hiv"],
+                                                       "medications": [{"name": medicine}]}})
+    assert not a.features.unknown_medications
+    assert ("antiretroviral_hair" in {r.id for r in a.rules}) is fires
