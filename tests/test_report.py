@@ -141,3 +141,23 @@ def test_no_ranking_is_shown_when_nothing_shows_more_loss_than_normal() -> None:
     view = result_view(d, case)
     assert view["types_chart"] is None and view["not_ranked"] == NOT_RANKED
     assert "behind this hair loss" not in " ".join(in_short(d, ()))
+
+
+def test_percentages_are_never_a_false_zero_or_hundred() -> None:
+    from follicle.report import percent
+
+    assert [percent(p) for p in (0.0, 0.004, 0.01, 0.5, 0.994, 1.0)] == [
+        "<1%", "<1%", "1%", "50%", ">99%", ">99%"]
+
+
+def test_a_test_worth_almost_nothing_is_not_called_the_most_useful() -> None:
+    from follicle import assess
+    from follicle.report import USEFUL_BITS, in_short
+
+    # traction loss from braids: no blood test bears on it (ferritin used to be named)
+    d = assess({"format": "follicle-case/1", "age": 28, "sex": "female",
+                "hair": {"onset": "gradual", "duration_months": 24, "pattern": "margins",
+                         "tension_hairstyles": True, "shedding": False}}).to_dict()
+    assert d["next_test_details"] and all(
+        t["value_bits"] < USEFUL_BITS and not t["notes"] for t in d["next_test_details"])
+    assert in_short(d, ())[-1].endswith("no blood test would change much here.")

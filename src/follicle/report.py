@@ -156,21 +156,26 @@ def in_short(d: dict[str, Any], explains: Collection[str],
                       else "unlikely to be a problem."))
     act = TRIAGE_WORDS[d["triage"]]
     tests = d["next_test_details"]
-    first = tests[0]["name"] if tests else None
+    # a test worth under a tenth of a bit that no point asks for (ferritin beside traction
+    # or alopecia areata) would barely move anything: it is not called the most useful
+    worth = bool(tests) and (float(tests[0].get("value_bits", USEFUL_BITS)) >= USEFUL_BITS
+                             or bool(tests[0].get("notes")))
+    first = tests[0]["name"] if worth else None
     # a warning sign whose work-up is not a test follicle knows (a biopsy, a scan, an HIV
     # test): the doctor's tests for it come first, not the most informative blood test
     own_work_up = bool(tests) and any(n.startswith((NEEDED, REPEAT))
                                       for n in tests[0].get("notes", ()))
-    if first and not own_work_up and any(r["level"] == d["triage"]
-                                         and r["id"] not in work_up_here
-                                         for r in d.get("red_flag_details", ())):
+    if not own_work_up and any(r["level"] == d["triage"] and r["id"] not in work_up_here
+                               for r in d.get("red_flag_details", ())):
         out.append(f"What to do: {act[0].lower() + act[1:]}; the doctor's tests for the "
-                   "warning sign come first, and after those the most useful test here is "
-                   f"{first[0].lower() + first[1:]}.")
+                   "warning sign come first"
+                   + (f", and after those the most useful test here is "
+                      f"{first[0].lower() + first[1:]}." if first else "."))
         return out
     out.append(f"What to do: {act[0].lower() + act[1:]}"
                + (f"; the most useful next test is {first[0].lower() + first[1:]}."
-                  if first else "."))
+                  if first else "; no blood test would change much here." if tests
+                  else "."))
     return out
 
 
@@ -182,6 +187,7 @@ def _what_to_do(rule: dict[str, Any], headline: str) -> str:
     return f"\n  → {rule['advice']}" if rule.get("advice") else ""
 
 
+USEFUL_BITS = 0.1  # expected information of a test worth naming in the summary
 NOT_RANKED = ("No type or cause of hair loss is ranked: nothing in your answers shows more "
               "hair loss than normal, and a ranking would suggest a problem that is not there.")
 
@@ -199,10 +205,11 @@ def uk_numbers(d: dict[str, Any]) -> bool:
 
 
 def percent(p: float) -> str:
-    """A probability as a whole percentage, never a false 0% or 100%."""
-    if 0 < p < 0.01:
+    """A probability as a whole percentage, never a false 0% or 100%: the reasoning never
+    makes anything impossible or certain, and a document rounds to 6 decimals."""
+    if p < 0.01:
         return "<1%"
-    if 0.99 < p < 1:
+    if p > 0.99:
         return ">99%"
     return f"{p:.0%}"
 
