@@ -161,3 +161,21 @@ def test_a_test_worth_almost_nothing_is_not_called_the_most_useful() -> None:
     assert d["next_test_details"] and all(
         t["value_bits"] < USEFUL_BITS and not t["notes"] for t in d["next_test_details"])
     assert in_short(d, ())[-1].endswith("no blood test would change much here.")
+
+
+def test_tests_worth_little_are_not_sold_on_the_page_or_in_the_b12_box() -> None:
+    from follicle import assess
+    from follicle.report import b12_tests_to_ask, tests_heading
+    from follicle.web.pages import result_view
+
+    case = {"format": "follicle-case/1", "age": 28, "sex": "female",
+            "hair": {"onset": "gradual", "duration_months": 24, "pattern": "margins",
+                     "tension_hairstyles": True, "shedding": False}}
+    d = assess(case).to_dict()
+    view = result_view(d, case)
+    assert view["tests_heading"].startswith("Tests that would add little here")
+    assert view["ask_for"] == [] == b12_tests_to_ask(d)
+    grey = assess({"format": "follicle-case/1", "age": 50, "sex": "female",
+                   "labs": [{"test": "b12", "value": 250, "unit": "ng/L"}]}).to_dict()
+    assert tests_heading(grey) == "Tests worth asking for next"
+    assert [t["test"] for t in b12_tests_to_ask(grey)][0] in {"mma", "active_b12"}

@@ -156,11 +156,7 @@ def in_short(d: dict[str, Any], explains: Collection[str],
                       else "unlikely to be a problem."))
     act = TRIAGE_WORDS[d["triage"]]
     tests = d["next_test_details"]
-    # a test worth under a tenth of a bit that no point asks for (ferritin beside traction
-    # or alopecia areata) would barely move anything: it is not called the most useful
-    worth = bool(tests) and (float(tests[0].get("value_bits", USEFUL_BITS)) >= USEFUL_BITS
-                             or bool(tests[0].get("notes")))
-    first = tests[0]["name"] if worth else None
+    first = tests[0]["name"] if tests_worth_asking(d) else None
     # a warning sign whose work-up is not a test follicle knows (a biopsy, a scan, an HIV
     # test): the doctor's tests for it come first, not the most informative blood test
     own_work_up = bool(tests) and any(n.startswith((NEEDED, REPEAT))
@@ -177,6 +173,30 @@ def in_short(d: dict[str, Any], explains: Collection[str],
                   if first else "; no blood test would change much here." if tests
                   else "."))
     return out
+
+
+def tests_worth_asking(d: dict[str, Any]) -> bool:
+    """Whether the best next test is worth asking for: a test worth under a tenth of a bit
+    that no point asks for (ferritin beside traction or alopecia areata) would barely move
+    anything, so it is not called the most useful."""
+    tests = d["next_test_details"]
+    return bool(tests) and (float(tests[0].get("value_bits", USEFUL_BITS)) >= USEFUL_BITS
+                            or bool(tests[0].get("notes")))
+
+
+def b12_tests_to_ask(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """The B12 tests to ask for, best first (two at most): only while B12 is untested or in
+    the grey zone, and only tests that bear on B12."""
+    if d["b12"]["status"] not in ("untested", "indeterminate"):
+        return []
+    return [t for t in d["next_test_details"]
+            if any(i["target"] == "b12" for i in t["informs"])][:2]
+
+
+def tests_heading(d: dict[str, Any]) -> str:
+    """The heading over the ranked tests, which does not oversell tests worth little."""
+    return ("Tests worth asking for next" if tests_worth_asking(d)
+            else "Tests that would add little here (none is clearly needed)")
 
 
 def _what_to_do(rule: dict[str, Any], headline: str) -> str:
@@ -247,9 +267,8 @@ def print_report(a: Assessment, console: Console) -> None:
     for i in b["interpretations"]:
         if not i["primary"]:
             b12_text += f"\nFor comparison, {i['label']}: {i['status'].replace('_', ' ')}"
-    ask = [t["name"] for t in d["next_test_details"]
-           if any(i["target"] == "b12" for i in t["informs"])][:2]
-    if ask and b["status"] in ("untested", "indeterminate"):
+    ask = [t["name"] for t in b12_tests_to_ask(d)]
+    if ask:
         b12_text += f"\nWhat to ask your doctor for: {esc(' or '.join(ask))}"
     for note in b["notes"]:
         b12_text += f"\n[yellow]Note:[/yellow] {esc(note)}"
@@ -311,7 +330,7 @@ def print_report(a: Assessment, console: Console) -> None:
             ratio = times(m["odds_ratio"])
             console.print(f"    {arrow} {esc(m['text'])} (×{ratio}) \\[{m['ref']}]")
     if d["next_tests"]:
-        console.print("[bold]Tests worth asking for next[/bold]")
+        console.print(f"[bold]{tests_heading(d)}[/bold]")
         for tdet in d["next_test_details"][:5]:
             console.print(f"  {tdet['test']}: {tdet['name']}")
             for note in tdet["notes"]:

@@ -50,11 +50,13 @@ from ..report import (
     NOT_RANKED,
     TRIAGE_WORDS,
     UK_NUMBERS,
+    b12_tests_to_ask,
     in_short,
     normal_shedding,
     percent,
     probability_words,
     status_words,
+    tests_heading,
     times,
     uk_numbers,
 )
@@ -327,7 +329,10 @@ def result_view(assessment: dict[str, Any], case: dict[str, Any]) -> dict[str, A
         "causes_chart": _bars(causes, "Contributing causes (each on its own)", "causes")
         if causes else None,
         "why": why, "b12_moves": b12_moves, "refs": refs, "ref_index": ref_index,
-        "tests": tests, "ask_for": tests[:3], "reading": reading[:6],
+        "tests": tests, "tests_heading": tests_heading(d),
+        "ask_for": [{**t, "plain": kb.labs[t["test"]].definition.plain}
+                    for t in b12_tests_to_ask(d)],
+        "reading": reading[:6],
         "b12_readings": b12_readings,
         "b12_evidence": ({"slug": B12_EVIDENCE, "summary": summary_of(B12_EVIDENCE)}
                          if d["hair_complaint"] else None),
