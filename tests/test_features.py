@@ -62,6 +62,11 @@ def test_shedding_medicine_started_after_the_loss_began(months: float | None, du
     ("sitagliptin/metformin", "med:metformin"),   # the part that matters for B12
     ("metformin and sitagliptin", "med:metformin"),
     ("Eliquis 5 mg bd", "med:anticoagulant"),
+    ("Risek 20mg", "med:ppi"),                    # Nigeria
+    ("Dabex XR 750 mg", "med:metformin"),         # Mexico
+    ("Gardenal 100mg", "med:b12_depleting"),      # Brazil
+    ("Acitrom 2 mg", "med:anticoagulant"),        # India: acenocoumarol
+    ("Famocid 40", "med:h2ra"),
 ])
 def test_combinations_and_brands_are_recognised(typed: str, cls: str) -> None:
     assert cls in _keys({"duration_months": 3}, [{"name": typed}])
@@ -102,3 +107,10 @@ def test_minoxidil_started_in_the_last_months_is_marked_for_its_early_shed(month
     c = parse_case({"format": "follicle-case/1", "age": 30, "sex": "male",
                     "history": {"medications": [{"name": "Regaine", "months": months}]}})
     assert ("minoxidil:started_recently" in extract(c, load_kb()).keys) is recent
+
+
+def test_every_known_part_of_a_typed_combination_counts() -> None:
+    # pregabalin (on NICE's B12 list) with methylcobalamin (B12 treatment): both count, so a
+    # high B12 is not read as unexplained
+    keys = _keys({"duration_months": 3}, [{"name": "pregabalin + methylcobalamin"}])
+    assert {"med:b12_depleting", "med:b12_treatment"} <= keys

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .case import CODES, Case
-from .kb.loader import KnowledgeBase, medicine_name, nearest_medicine
+from .case import CODES, Case, Medication
+from .kb.loader import KnowledgeBase, medicine_names, nearest_medicine
 from .kb.loader import unit_key as _unit
 from .units import as_entered
 
@@ -119,13 +119,7 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
     unknown: list[str] = []
     guessed: list[tuple[str, str]] = []
     minoxidil_months: list[float | None] = []
-    for m in h.medications:
-        known = medicine_name(kb, m.name)
-        if known is None and (known := nearest_medicine(kb, m.name)) is not None:
-            guessed.append((m.name, known))
-        if known is None:
-            unknown.append(m.name)
-            continue
+    for m, known in _resolved(kb, h.medications, guessed, unknown):
         marked = kb.mark_keys.get(known, ())
         keys.update(marked)
         if "minoxidil:yes" in marked:
@@ -181,6 +175,24 @@ def extract(case: Case, kb: KnowledgeBase) -> Features:
                     group=_group(case.age, case.sex))
 
 
+
+
+def _resolved(kb: KnowledgeBase, medications: tuple[Medication, ...],
+              guessed: list[tuple[str, str]], unknown: list[str]
+              ) -> list[tuple[Medication, str]]:
+    """Each listed medicine with each known name it stands for (both parts of a
+    combination); a near miss is read as the nearest name (into `guessed`), and a name
+    not known at all goes to `unknown`."""
+    out: list[tuple[Medication, str]] = []
+    for m in medications:
+        names = medicine_names(kb, m.name)
+        if not names and (near := nearest_medicine(kb, m.name)) is not None:
+            guessed.append((m.name, near))
+            names = (near,)
+        if not names:
+            unknown.append(m.name)
+        out += [(m, n) for n in names]
+    return out
 
 
 def all_positive_keys(kb: KnowledgeBase) -> list[str]:

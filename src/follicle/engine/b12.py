@@ -260,8 +260,9 @@ def assess_b12(f: Features, kb: KnowledgeBase,
     if f.unknown_medications and status in ("untested", "indeterminate"):
         names = ", ".join(repr(m) for m in f.unknown_medications)
         notes.append(f"follicle did not recognise {names}: if one of them is metformin, an "
-                     "acid blocker (for heartburn or ulcers) or colchicine under another name, "
-                     "a B12 deficiency is more likely than shown here.")
+                     "acid blocker (for heartburn or ulcers), colchicine or an epilepsy "
+                     "medicine (phenobarbital, primidone, pregabalin, topiramate) under another "
+                     "name, a B12 deficiency is more likely than shown here.")
     if f.age is not None and f.age < 16 and interps:
         notes.append("NICE NG239 covers people aged 16 and over: a child's B12 result is read "
                      "against children's ranges by their doctor, so treat this reading as a "

@@ -277,6 +277,21 @@ def medicine_name(kb: KnowledgeBase, name: str) -> str | None:
     return None
 
 
+def medicine_names(kb: KnowledgeBase, name: str) -> tuple[str, ...]:
+    """Every medicine a typed name stands for: one, or each known part of a combination
+    typed with /, +, & or 'and' ("pregabalin + methylcobalamin": both count); () when none
+    is known."""
+    key = " ".join(name.lower().split())
+    if key not in kb.medications:
+        parts = [p for p in re.split(r"\s*(?:/|\+|&|\band\b)\s*", key) if p]
+        if len(parts) > 1:
+            found = [n for n in (medicine_name(kb, p) for p in parts) if n is not None]
+            if found:
+                return tuple(dict.fromkeys(found))
+    known = medicine_name(kb, name)
+    return () if known is None else (known,)
+
+
 @lru_cache(maxsize=1024)
 def unit_key(unit: str) -> str:
     """Normalise how people type units: µ/μ/mc → u, case-insensitive, no spaces."""
