@@ -178,4 +178,19 @@ def test_tests_worth_little_are_not_sold_on_the_page_or_in_the_b12_box() -> None
     grey = assess({"format": "follicle-case/1", "age": 50, "sex": "female",
                    "labs": [{"test": "b12", "value": 250, "unit": "ng/L"}]}).to_dict()
     assert tests_heading(grey) == "Tests worth asking for next"
-    assert [t["test"] for t in b12_tests_to_ask(grey)][0] in {"mma", "active_b12"}
+    assert next(t["test"] for t in b12_tests_to_ask(grey)) in {"mma", "active_b12"}
+
+
+def test_snapped_hairs_without_shedding_are_called_breakage() -> None:
+    from follicle import assess
+    from follicle.report import in_short
+
+    # Osório and Tosti 2011: weathering from heat and bleach breaks the shaft
+    d = assess({"format": "follicle-case/1", "age": 29, "sex": "male",
+                "hair": {"onset": "gradual", "duration_months": 3, "shedding": False,
+                         "pull_test": "negative", "broken_hairs": True,
+                         "pulling_habit": False}}).to_dict()
+    ids = {r["id"] for r in d["triage_reasons"]}
+    assert "hair_breakage" in ids and "pattern_loss_treatment" not in ids
+    assert d["next_tests"] == []
+    assert "breakage of the hair shaft" in in_short(d, ())[0]

@@ -34,6 +34,7 @@ UK_NUMBERS = ("The phone numbers are the UK's (999 for emergencies, 111 for urge
               "the US call 911, or 988 in a mental-health crisis; elsewhere, use your local "
               "emergency number.")
 NORMAL_SHEDDING = "normal_shedding"  # triage rule: no sign of more loss than normal
+HAIR_BREAKAGE = "hair_breakage"  # triage rule: snapped hairs, not loss from the roots
 B12_EVIDENCE = "b12-and-hair-evidence"  # the learn article on B12 and hair loss
 
 
@@ -114,6 +115,9 @@ def in_short(d: dict[str, Any], explains: Collection[str],
            and not normal_shedding(d) else None)  # no loss beyond normal: no type to name
     if normal_shedding(d):
         out.append("Nothing in your answers shows more hair loss than normal.")
+    elif any(r["id"] == HAIR_BREAKAGE for r in d.get("triage_reasons", ())):
+        out.append("Your answers fit breakage of the hair shaft (snapped hairs) more than "
+                   "hair loss from the roots.")
     elif top is not None:
         tp = float(top["probability"])
         name = top["name"].lower() if not top["name"].isupper() else top["name"]
