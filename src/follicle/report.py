@@ -35,6 +35,7 @@ UK_NUMBERS = ("The phone numbers are the UK's (999 for emergencies, 111 for urge
               "emergency number.")
 NORMAL_SHEDDING = "normal_shedding"  # triage rule: no sign of more loss than normal
 HAIR_BREAKAGE = "hair_breakage"  # triage rule: snapped hairs, not loss from the roots
+USEFUL_BITS = 0.1  # expected information (bits) of a test worth naming in the summary
 B12_EVIDENCE = "b12-and-hair-evidence"  # the learn article on B12 and hair loss
 
 
@@ -111,11 +112,12 @@ def in_short(d: dict[str, Any], explains: Collection[str],
     out: list[str] = []
     b = d["b12"]
     p = float(b["probability"])
+    normal = normal_shedding(d)
     top = (d["hair_loss_types"][0] if d["hair_complaint"] and d["hair_loss_types"]
-           and not normal_shedding(d) else None)  # no loss beyond normal: no type to name
-    if normal_shedding(d):
+           and not normal else None)  # no loss beyond normal: no type to name
+    if normal:
         out.append("Nothing in your answers shows more hair loss than normal.")
-    elif any(r["id"] == HAIR_BREAKAGE for r in d.get("triage_reasons", ())):
+    elif _has_rule(d, HAIR_BREAKAGE):
         out.append("Your answers fit breakage of the hair shaft (snapped hairs) more than "
                    "hair loss from the roots.")
     elif top is not None:
@@ -211,14 +213,17 @@ def _what_to_do(rule: dict[str, Any], headline: str) -> str:
     return f"\n  → {rule['advice']}" if rule.get("advice") else ""
 
 
-USEFUL_BITS = 0.1  # expected information of a test worth naming in the summary
 NOT_RANKED = ("No type or cause of hair loss is ranked: nothing in your answers shows more "
               "hair loss than normal, and a ranking would suggest a problem that is not there.")
 
 
 def normal_shedding(d: dict[str, Any]) -> bool:
     """Whether the answers show no more hair loss than normal (the normal_shedding rule)."""
-    return any(r["id"] == NORMAL_SHEDDING for r in d.get("triage_reasons", ()))
+    return _has_rule(d, NORMAL_SHEDDING)
+
+
+def _has_rule(d: dict[str, Any], rule_id: str) -> bool:
+    return any(r["id"] == rule_id for r in d.get("triage_reasons", ()))
 
 
 def uk_numbers(d: dict[str, Any]) -> bool:

@@ -255,6 +255,9 @@ def _one_slip(a: str, b: str) -> bool:
     return short[i:] == long[i + 1:]
 
 
+_COMBINATION = re.compile(r"\s*(?:/|\+|&|\band\b)\s*")  # how combination tablets are typed
+
+
 def medicine_name(kb: KnowledgeBase, name: str) -> str | None:
     """The name the knowledge base knows a medicine by, as people type it: the generic or
     brand name, also with its form, strength or how often after it ("testosterone gel",
@@ -267,14 +270,7 @@ def medicine_name(kb: KnowledgeBase, name: str) -> str | None:
         if (start := " ".join(words[:n])) in kb.medications:
             return start
     kept = " ".join(w for w in words if w not in _FORM_WORDS and not _STRENGTH.match(w))
-    if kept in kb.medications:
-        return kept
-    parts = [p for p in re.split(r"\s*(?:/|\+|&|\band\b)\s*", key) if p]
-    if len(parts) > 1:  # a combination ("sitagliptin/metformin"): the part that matters
-        found = [n for n in (medicine_name(kb, p) for p in parts) if n is not None]
-        return next((n for n in found if kb.medications[n] != "none"), None) or (
-            found[0] if found else None)
-    return None
+    return kept if kept in kb.medications else None
 
 
 def medicine_names(kb: KnowledgeBase, name: str) -> tuple[str, ...]:
@@ -283,8 +279,8 @@ def medicine_names(kb: KnowledgeBase, name: str) -> tuple[str, ...]:
     is known."""
     key = " ".join(name.lower().split())
     if key not in kb.medications:
-        parts = [p for p in re.split(r"\s*(?:/|\+|&|\band\b)\s*", key) if p]
-        if len(parts) > 1:
+        parts = [p for p in _COMBINATION.split(key) if p]
+        if len(parts) > 1:  # "sitagliptin/metformin": each known part counts
             found = [n for n in (medicine_name(kb, p) for p in parts) if n is not None]
             if found:
                 return tuple(dict.fromkeys(found))
